@@ -1,0 +1,151 @@
+"""Hospital registration service: the application factory."""
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from dotenv import load_dotenv
+from flask import Flask
+from werkzeug.routing import IntegerConverter
+
+from .api import make_api
+from .config import load_settings
+from .errors import register_error_handlers
+from .extensions import cors, db, jwt, migrate
+
+MAX_DB_INT = 2**31 - 1
+
+
+class IdConverter(IntegerConverter):
+    """`<int:...>` that only matches ids PostgreSQL's INTEGER can hold (else a plain 404)."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", MAX_DB_INT)
+        super().__init__(map, *args, **kwargs)
+
+
+def create_app(config: Mapping[str, Any] | str | None = None) -> Flask:
+    """Build the app. `config` is an environment name or a mapping of overrides."""
+    env_name = config if isinstance(config, str) else None
+    if (env_name or os.environ.get("APP_ENV")) != "testing":
+        load_dotenv(override=False)
+    settings = load_settings(env_name or (config or {}).get("ENV_NAME"))
+    if isinstance(config, Mapping):
+        settings.update(config)
+
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.update(settings)
+    configure_logging(app)
+    configure_database(app)
+    init_extensions(app)
+    register_api(app)
+    register_hooks(app)
+    register_cli(app)
+    bootstrap_admin_if_needed(app)
+    return app
+
+
+def configure_logging(app: Flask) -> None:
+    """Log to stderr at LOG_LEVEL."""
+    level = getattr(logging, str(app.config["LOG_LEVEL"]).upper(), logging.INFO)
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("app").setLevel(level)
+
+
+def configure_database(app: Flask) -> None:
+    """Point SQLAlchemy at DATABASE_URL, or at an embedded PostgreSQL in development."""
+    uri = app.config.get("SQLALCHEMY_DATABASE_URI") or app.config.get("DATABASE_URL")
+    if not uri:
+        if app.config["ENV_NAME"] == "production":
+            raise RuntimeError("DATABASE_URL is required in production")
+        from .embedded_db import embedded_database_uri
+
+        data_dir = app.config.get("EMBEDDED_PG_DIR") or os.path.join(app.instance_path, "pgdata")
+        uri = embedded_database_uri(data_dir)
+    uri = normalize_database_url(uri)
+    app.config["SQLALCHEMY_DATABASE_URI"] = uri
+    connect_args = {
+        "connect_timeout": app.config["DB_CONNECT_TIMEOUT"],
+        "options": f"-c statement_timeout={app.config['DB_STATEMENT_TIMEOUT_MS']} "
+                   "-c timezone=UTC",
+        "application_name": "hospital-api",
+    }
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+    engine_options = {
+        "pool_pre_ping": True,
+        "pool_size": app.config["DB_POOL_SIZE"],
+        "max_overflow": app.config["DB_MAX_OVERFLOW"],
+        "pool_timeout": app.config["DB_POOL_TIMEOUT"],
+        "connect_args": connect_args,
+    }
+    engine_options.update(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options
+
+
+def normalize_database_url(uri: str) -> str:
+    """Use the psycopg2 driver for plain postgres:// and postgresql:// URLs."""
+    for prefix in ("postgres://", "postgresql://"):
+        if uri.startswith(prefix):
+            return "postgresql+psycopg2://" + uri[len(prefix):]
+    return uri
+
+
+def init_extensions(app: Flask) -> None:
+    """Bind the extensions to this app."""
+    app.url_map.converters["int"] = IdConverter
+    # Collection URLs answer with and without the trailing slash, without a redirect.
+    app.url_map.strict_slashes = False
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "..",
+                                                     "migrations"))
+    jwt.init_app(app)
+    from .auth import init_jwt_callbacks
+
+    init_jwt_callbacks()
+    cors.init_app(
+        app,
+        origins=app.config["CORS_ORIGINS"],
+        expose_headers=["ETag", "Retry-After", "X-Request-ID"],
+        allow_headers=["Authorization", "Content-Type", "If-None-Match", "Idempotency-Key",
+                       "X-Request-ID"],
+    )
+
+
+def register_api(app: Flask) -> None:
+    """Create the Api, add every namespace and route all errors to the error shape."""
+    from .namespaces import NAMESPACES
+
+    api = make_api()
+    for namespace in NAMESPACES:
+        api.add_namespace(namespace)
+    api.init_app(app)
+    register_error_handlers(app, api)
+    app.extensions["restx_api"] = api
+
+
+def register_hooks(app: Flask) -> None:
+    """Request-level hooks (request ids, access log)."""
+    from .hooks import init_hooks
+
+    init_hooks(app)
+
+
+def register_cli(app: Flask) -> None:
+    """Flask CLI commands (create-admin, ...)."""
+    from .cli import init_cli
+
+    init_cli(app)
+
+
+def bootstrap_admin_if_needed(app: Flask) -> None:
+    """Create the first admin when the schema is current and none exists."""
+    if not app.config["ADMIN_BOOTSTRAP"]:
+        return
+    from .bootstrap import bootstrap_admin
+
+    with app.app_context():
+        bootstrap_admin(app)

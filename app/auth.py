@@ -1,0 +1,91 @@
+"""JWT wiring: who is calling, read from the database on every request."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import g
+from flask_jwt_extended import get_jwt, jwt_required, verify_jwt_in_request
+
+from .actor import Actor
+from .errors import Forbidden, Unauthorized
+from .extensions import db, jwt
+from .models import User
+
+VERSION_CLAIM = "ver"
+
+
+def _load_user(payload: dict[str, Any]) -> User | None:
+    if "_jwt_user" not in g:
+        try:
+            user_id = int(payload["sub"])
+        except (KeyError, TypeError, ValueError):
+            g._jwt_user = None
+        else:
+            g._jwt_user = db.session.get(User, user_id) if 0 < user_id < 2**31 else None
+    return g._jwt_user
+
+
+def init_jwt_callbacks() -> None:
+    """Register the callbacks that tie tokens to the users table."""
+
+    @jwt.additional_claims_loader
+    def _claims(user: User) -> dict[str, Any]:
+        return {VERSION_CLAIM: user.token_version}
+
+    @jwt.user_identity_loader
+    def _identity(user: User) -> str:
+        # PyJWT >= 2.10 requires a string subject.
+        return str(user.id)
+
+    @jwt.token_in_blocklist_loader
+    def _revoked(_header: dict, payload: dict) -> bool:
+        user = _load_user(payload)
+        return user is None or payload.get(VERSION_CLAIM) != user.token_version
+
+    @jwt.user_lookup_loader
+    def _lookup(_header: dict, payload: dict) -> User | None:
+        return _load_user(payload)
+
+
+def current_user() -> User:
+    """The User behind the verified token of this request."""
+    user = g.get("_jwt_user")
+    if user is None:
+        raise Unauthorized("Token does not belong to an existing user", "invalid_token")
+    return user
+
+
+def current_actor() -> Actor:
+    """The caller as an Actor (plain values for services)."""
+    user = current_user()
+    return Actor(id=user.id, is_admin=user.is_admin, doctor_id=user.doctor_id)
+
+
+def login_required(fn: Callable) -> Callable:
+    """Require a valid, unrevoked access token."""
+    return jwt_required()(fn)
+
+
+def admin_required(fn: Callable) -> Callable:
+    """Require a valid access token of a user who is an admin right now."""
+
+    @wraps(fn)
+    def wrapper(*args, **kwargs):
+        verify_jwt_in_request()
+        if not current_user().is_admin:
+            raise Forbidden("Administrator rights are required", "admin_required")
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def refresh_required(fn: Callable) -> Callable:
+    """Require a valid, unrevoked refresh token."""
+    return jwt_required(refresh=True)(fn)
+
+
+def token_claims() -> dict[str, Any]:
+    """Claims of the verified token."""
+    return get_jwt()

@@ -1,0 +1,134 @@
+"""Configuration, read from the environment each time an app is built."""
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from typing import Any
+
+ENVIRONMENTS = ("development", "testing", "production")
+PRODUCTION_REQUIRED = ("DATABASE_URL", "SECRET_KEY", "JWT_SECRET_KEY")
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a runnable configuration."""
+
+
+def _str(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = _str(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    value = _str(name)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, not {value!r}") from exc
+
+
+def _list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in (_str(name, default) or "").split(",") if item.strip()]
+
+
+def base_settings() -> dict[str, Any]:
+    """Settings shared by every environment, from the process environment."""
+    return {
+        "SECRET_KEY": _str("SECRET_KEY"),
+        "JWT_SECRET_KEY": _str("JWT_SECRET_KEY"),
+        # None means "start an embedded PostgreSQL" (development and tests only).
+        "DATABASE_URL": _str("DATABASE_URL"),
+        "EMBEDDED_PG_DIR": _str("EMBEDDED_PG_DIR"),
+        "DB_POOL_SIZE": _int("DB_POOL_SIZE", 10),
+        "DB_MAX_OVERFLOW": _int("DB_MAX_OVERFLOW", 10),
+        "DB_POOL_TIMEOUT": _int("DB_POOL_TIMEOUT", 5),
+        "DB_CONNECT_TIMEOUT": _int("DB_CONNECT_TIMEOUT", 3),
+        "DB_STATEMENT_TIMEOUT_MS": _int("DB_STATEMENT_TIMEOUT_MS", 5000),
+        "JWT_ACCESS_TOKEN_EXPIRES": timedelta(seconds=_int("JWT_ACCESS_TOKEN_EXPIRES", 900)),
+        "JWT_REFRESH_TOKEN_EXPIRES": timedelta(
+            seconds=_int("JWT_REFRESH_TOKEN_EXPIRES", 30 * 24 * 3600)
+        ),
+        "JWT_TOKEN_LOCATION": ["headers"],
+        "JWT_ALGORITHM": "HS256",
+        "PASSWORD_HASH_METHOD": "scrypt",
+        "HOSPITAL_TIMEZONE": _str("HOSPITAL_TIMEZONE", "Asia/Shanghai"),
+        "CORS_ORIGINS": _list("CORS_ORIGINS", "*"),
+        "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 64 * 1024),
+        "ADMIN_USERNAME": _str("ADMIN_USERNAME", "admin"),
+        "ADMIN_PASSWORD": _str("ADMIN_PASSWORD"),
+        "ADMIN_PHONE": _str("ADMIN_PHONE", "10000000000"),
+        "ADMIN_BOOTSTRAP": _bool("ADMIN_BOOTSTRAP", True),
+        "REDIS_URL": _str("REDIS_URL"),
+        "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", True),
+        "SCHEDULER_ENABLED": _bool("SCHEDULER_ENABLED", True),
+        "NO_SHOW_INTERVAL_MINUTES": _int("NO_SHOW_INTERVAL_MINUTES", 10),
+        "NO_SHOW_GRACE_MINUTES": _int("NO_SHOW_GRACE_MINUTES", 30),
+        "LOG_LEVEL": _str("LOG_LEVEL", "INFO"),
+        # flask-restx: our handlers own every error body (see app/errors.py).
+        "ERROR_INCLUDE_MESSAGE": False,
+        "RESTX_ERROR_404_HELP": False,
+        "RESTX_MASK_SWAGGER": False,
+        "PROPAGATE_EXCEPTIONS": False,
+        "TESTING": False,
+        "DEBUG": False,
+    }
+
+
+def development_settings() -> dict[str, Any]:
+    """Local development: embedded PostgreSQL unless DATABASE_URL is set."""
+    settings = base_settings()
+    settings["SECRET_KEY"] = settings["SECRET_KEY"] or "dev-secret-key-not-for-production"
+    settings["JWT_SECRET_KEY"] = (
+        settings["JWT_SECRET_KEY"] or "dev-jwt-secret-key-not-for-production-use"
+    )
+    return settings
+
+
+def testing_settings() -> dict[str, Any]:
+    """The test suite: TEST_DATABASE_URL or an embedded PostgreSQL in a temp directory."""
+    settings = base_settings()
+    settings.update(
+        TESTING=True,
+        SECRET_KEY="test-secret-key",
+        JWT_SECRET_KEY="test-jwt-secret-key-that-is-long-enough-for-hs256",
+        DATABASE_URL=_str("TEST_DATABASE_URL"),
+        # scrypt costs ~50 ms a hash and the suite creates hundreds of users.
+        PASSWORD_HASH_METHOD="pbkdf2:sha256:1000",
+        RATELIMIT_ENABLED=False,
+        SCHEDULER_ENABLED=False,
+        ADMIN_BOOTSTRAP=False,
+    )
+    return settings
+
+
+def production_settings() -> dict[str, Any]:
+    """Production: the database and every secret must come from the environment."""
+    missing = [name for name in PRODUCTION_REQUIRED if not _str(name)]
+    if missing:
+        raise ConfigError(
+            "Refusing to start in production without " + ", ".join(missing) + " set."
+        )
+    return base_settings()
+
+
+def load_settings(env_name: str | None = None) -> dict[str, Any]:
+    """Return the settings of APP_ENV (default development)."""
+    name = (env_name or _str("APP_ENV", "development")).strip().lower()
+    builders = {
+        "development": development_settings,
+        "testing": testing_settings,
+        "production": production_settings,
+    }
+    if name not in builders:
+        raise ConfigError(f"APP_ENV must be one of {', '.join(ENVIRONMENTS)}, not {name!r}")
+    settings = builders[name]()
+    settings["ENV_NAME"] = name
+    return settings

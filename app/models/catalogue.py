@@ -1,0 +1,60 @@
+"""Departments, doctors and the doctor–department affiliations."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    DateTime,
+    Enum,
+    ForeignKey,
+    String,
+    Text,
+    func,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base, TimestampMixin, utcnow
+from .enums import GENDERS
+
+
+def gender_column() -> Enum:
+    """A gender column type: a VARCHAR with a CHECK constraint (easy to extend later)."""
+    return Enum(*GENDERS, name="gender", native_enum=False, create_constraint=True, length=10)
+
+
+class Department(TimestampMixin, Base):
+    """A hospital department (科室)."""
+
+    __tablename__ = "departments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), nullable=False, unique=True)
+    description: Mapped[str | None] = mapped_column(Text)
+
+
+class Doctor(TimestampMixin, Base):
+    """A doctor who works in one or more departments."""
+
+    __tablename__ = "doctors"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    gender: Mapped[str] = mapped_column(gender_column(), nullable=False)
+    email: Mapped[str] = mapped_column(String(254), nullable=False)
+    phone_number: Mapped[str] = mapped_column(String(20), nullable=False, unique=True)
+    description: Mapped[str | None] = mapped_column(Text)
+
+
+class Affiliation(Base):
+    """A doctor belongs to a department (医生-科室隶属关系)."""
+
+    __tablename__ = "affiliations"
+    doctor_id: Mapped[int] = mapped_column(
+        ForeignKey("doctors.id", ondelete="CASCADE"), primary_key=True
+    )
+    department_id: Mapped[int] = mapped_column(
+        ForeignKey("departments.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, default=utcnow, server_default=func.now()
+    )

@@ -1,0 +1,26 @@
+"""Enumerations shared by models, schemas and services."""
+from __future__ import annotations
+
+import enum
+
+
+class Gender(enum.StrEnum):
+    """Gender of a patient or doctor, as the design report defines it."""
+
+    male = "male"
+    female = "female"
+
+
+class RegistrationStatus(enum.StrEnum):
+    """Lifecycle of a registration (挂号)."""
+
+    scheduled = "scheduled"
+    completed = "completed"
+    cancelled = "cancelled"
+    no_show = "no_show"
+
+
+GENDERS = tuple(g.value for g in Gender)
+STATUSES = tuple(s.value for s in RegistrationStatus)
+# Registrations that hold a slot of their schedule.
+ACTIVE_STATUSES = (RegistrationStatus.scheduled.value, RegistrationStatus.completed.value)

@@ -1,0 +1,43 @@
+"""Operational tables: idempotent booking replays and run-once job claims."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import DateTime, ForeignKey, Integer, String, func
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base, utcnow
+
+
+class IdempotencyKey(Base):
+    """The first response to a request carrying an Idempotency-Key, kept per user."""
+
+    __tablename__ = "idempotency_keys"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[Any | None] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, default=utcnow, server_default=func.now(),
+        index=True,
+    )
+
+
+class JobRun(Base):
+    """A claim that one process ran a periodic job for one period (run once per period)."""
+
+    __tablename__ = "job_runs"
+
+    job_name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    period_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    claimed_by: Mapped[str] = mapped_column(String(255), nullable=False)
+    claimed_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, default=utcnow, server_default=func.now()
+    )
+    affected_rows: Mapped[int | None] = mapped_column(Integer)

@@ -1,0 +1,26 @@
+"""Patient profiles owned by user accounts."""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Date, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base, TimestampMixin
+from .catalogue import gender_column
+
+
+class Patient(TimestampMixin, Base):
+    """A person who can be registered; one account holds several (family members)."""
+
+    __tablename__ = "patients"
+    __table_args__ = (UniqueConstraint("user_id", "name", "birthday"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    gender: Mapped[str] = mapped_column(gender_column(), nullable=False)
+    birthday: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    phone_number: Mapped[str] = mapped_column(String(20), nullable=False)

@@ -1,0 +1,2 @@
+"""/schedules/{id}/registrations."""
+from __future__ import annotations

@@ -1,0 +1,2 @@
+"""/users/{id}/patients[/search] and /users/{id}/registrations[/search]."""
+from __future__ import annotations

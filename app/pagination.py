@@ -1,0 +1,155 @@
+"""List parameters (page, per_page, sort, reverse, query) and the list envelope."""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, func, over, select
+
+from .errors import ValidationFailed
+
+MAX_PER_PAGE = 100
+TRUE_WORDS = {"true", "1", "yes", "on"}
+FALSE_WORDS = {"false", "0", "no", "off"}
+
+
+@dataclass(frozen=True)
+class ListParams:
+    """Validated list parameters."""
+
+    page: int = 1
+    per_page: int = 10
+    sort: str = "id"
+    reverse: bool = False
+    query: str | None = None
+
+    @property
+    def offset(self) -> int:
+        """Rows to skip for this page."""
+        return (self.page - 1) * self.per_page
+
+
+def _as_int(name: str, value: Any, low: int, high: int | None) -> int:
+    if isinstance(value, bool):
+        raise ValidationFailed(f"{name} must be an integer", errors={name: "must be an integer"})
+    if isinstance(value, str):
+        value = value.strip()
+        if not value.lstrip("-").isdigit() or len(value) > 9:
+            raise ValidationFailed(f"{name} must be an integer",
+                                   errors={name: "must be an integer"})
+        value = int(value)
+    if not isinstance(value, int):
+        raise ValidationFailed(f"{name} must be an integer", errors={name: "must be an integer"})
+    if value < low or (high is not None and value > high):
+        rule = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise ValidationFailed(f"{name} must be {rule}", errors={name: f"must be {rule}"})
+    return value
+
+
+def parse_bool(name: str, value: Any) -> bool:
+    """Accept true/false/1/0 (strings or JSON booleans)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in TRUE_WORDS:
+            return True
+        if word in FALSE_WORDS:
+            return False
+    raise ValidationFailed(f"{name} must be true or false", errors={name: "must be true or false"})
+
+
+def parse_list_params(
+    source: Mapping[str, Any], sortable: Sequence[str], *, search: bool = False
+) -> ListParams:
+    """Validate list parameters from a query string or a search body."""
+    page = _as_int("page", source.get("page", 1), 1, None) if source.get("page") not in (
+        None, "") else 1
+    per_page_raw = source.get("per_page")
+    per_page = _as_int("per_page", per_page_raw, 1, MAX_PER_PAGE) if per_page_raw not in (
+        None, "") else 10
+    sort = source.get("sort") or "id"
+    if not isinstance(sort, str) or sort not in sortable:
+        raise ValidationFailed(
+            "sort must be one of: " + ", ".join(sortable),
+            errors={"sort": "must be one of: " + ", ".join(sortable)},
+        )
+    reverse_raw = source.get("reverse")
+    reverse = parse_bool("reverse", reverse_raw) if reverse_raw not in (None, "") else False
+    query = None
+    if search:
+        query = source.get("query")
+        if not isinstance(query, str) or not query.strip():
+            raise ValidationFailed("query is required", errors={"query": "is required"})
+        query = query.strip()
+        if len(query) > 200:
+            raise ValidationFailed("query is too long",
+                                   errors={"query": "must be at most 200 characters"})
+    return ListParams(page=page, per_page=per_page, sort=sort, reverse=reverse, query=query)
+
+
+def like_pattern(text: str) -> str:
+    """A case-insensitive substring pattern with LIKE wildcards escaped."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+@dataclass
+class Page:
+    """One page of results plus what the envelope needs."""
+
+    items: list[Any]
+    count: int
+    params: ListParams
+
+    @property
+    def more(self) -> bool:
+        """Whether a later page exists."""
+        return self.params.page * self.params.per_page < self.count
+
+    def envelope(self, serialize: Callable[[Any], dict]) -> dict[str, Any]:
+        """The contract's list envelope."""
+        return {
+            "results": [serialize(item) for item in self.items],
+            "more": self.more,
+            "count": self.count,
+            "page": self.params.page,
+            "per_page": self.params.per_page,
+        }
+
+
+def paginate(
+    session,
+    stmt: Select,
+    params: ListParams,
+    sort_columns: Mapping[str, Sequence[Any]],
+    tiebreak: Sequence[Any],
+    *,
+    scalars: bool = True,
+) -> Page:
+    """Run one statement for the page and its total (two only when the page is past the end).
+
+    ``sort_columns`` maps a sort name to the columns it orders by; ``tiebreak`` makes the
+    order total (normally the primary key).
+    """
+    columns = list(sort_columns[params.sort]) + [c for c in tiebreak
+                                                 if c not in sort_columns[params.sort]]
+    order = [c.desc() if params.reverse else c.asc() for c in columns]
+    total = over(func.count())
+    paged = stmt.add_columns(total.label("_total")).order_by(*order).limit(
+        params.per_page).offset(params.offset)
+    rows = session.execute(paged).all()
+    if rows:
+        count = rows[0][-1]
+        items = [row[0] for row in rows] if scalars else [tuple(row[:-1]) for row in rows]
+    else:
+        items = []
+        count = 0
+        if params.page > 1:
+            count = session.execute(
+                select(func.count()).select_from(stmt.order_by(None).subquery())
+            ).scalar_one()
+    return Page(items=items, count=count, params=params)

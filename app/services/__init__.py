@@ -1,0 +1,1 @@
+"""Business rules and transactions; namespaces call these with plain values."""
