@@ -18,7 +18,7 @@ if __name__ == "__main__":
     from app import create_app
     from app.bootstrap import bootstrap_admin
 
-    app = create_app()
+    app = create_app({"ADMIN_BOOTSTRAP": False})  # bootstrapped below, after upgrading
     with app.app_context():
         upgrade()
         bootstrap_admin(app)

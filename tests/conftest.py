@@ -15,6 +15,7 @@ from sqlalchemy import text
 os.environ["APP_ENV"] = "testing"
 
 from app import create_app  # noqa: E402
+from app.caching import cache  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models import Base  # noqa: E402
 
@@ -52,6 +53,7 @@ def app(test_database):
 def db_session(app):
     """Run the test inside one transaction that is rolled back afterwards."""
     with app.app_context():
+        cache.clear()  # cached catalogue responses of earlier (rolled-back) tests
         engine = db.engine
         connection = engine.connect()
         transaction = connection.begin()
@@ -91,6 +93,7 @@ def committing_db(app):
     """Real commits (no wrapping transaction); every table is emptied afterwards."""
     truncate_all(app)
     with app.app_context():
+        cache.clear()
         yield Factory(app)
         db.session.remove()
     truncate_all(app)

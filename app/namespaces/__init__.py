@@ -4,12 +4,14 @@ Some namespaces gain routes from extra modules (imported for their side effect),
 one resource's HTTP layer stays in files of a reasonable size.
 """
 from . import (  # noqa: F401  (modules that add routes to the namespaces above)
+    registration_stats,
     schedule_registrations,
     user_lists,
 )
 from .affiliations import ns as affiliations_ns
 from .departments import ns as departments_ns
 from .doctors import ns as doctors_ns
+from .health import ns as health_ns
 from .patients import ns as patients_ns
 from .registrations import ns as registrations_ns
 from .schedules import ns as schedules_ns
@@ -25,4 +27,5 @@ NAMESPACES = [
     schedules_ns,
     registrations_ns,
     stats_ns,
+    health_ns,
 ]

@@ -1,0 +1,161 @@
+"""Caching of the read-mostly catalogue (departments, doctors, schedules).
+
+* Every GET answering 200 carries an ETag (a hash of its body); a matching If-None-Match
+  gets 304 with no body.
+* Catalogue GETs are also kept in a server-side cache (Flask-Caching: in-process by
+  default, Redis when REDIS_URL is set, so several processes share it). Entries are keyed
+  by a *generation* number; any committed write that can change what the catalogue shows
+  (including a booking or cancellation, which changes available_slots, and deletes that
+  cascade to registrations) bumps the generation, so the next read misses and recomputes.
+  A reader takes the generation before it queries, so a response computed from data older
+  than a write can only be stored under a generation nobody reads any more.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+
+from flask import Flask, Response, g, request
+from flask_caching import Cache
+from flask_jwt_extended import verify_jwt_in_request
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from .models import Affiliation, Department, Doctor, Patient, Registration, Schedule, User
+
+log = logging.getLogger(__name__)
+cache = Cache()
+
+GENERATION_KEY = "catalogue-generation"
+# Catalogue reads, public to every signed-in user (never per-user data).
+CACHEABLE_PATH = re.compile(
+    r"^/(departments|doctors|schedules)(/\d+(/(departments|doctors|schedules))?)?/?$"
+)
+# Any change to these shows in the catalogue (registrations change available_slots) ...
+WATCHED = (Department, Doctor, Affiliation, Schedule, Registration)
+# ... and deleting these cascades to registrations in the database.
+WATCHED_DELETES = (Patient, User)
+WATCHED_TABLES = frozenset(
+    model.__table__.name for model in (*WATCHED, *WATCHED_DELETES)
+)
+DIRTY_FLAG = "catalogue_dirty"
+
+
+def init_caching(app: Flask) -> None:
+    """Configure the cache backend and the request hooks."""
+    if app.config.get("REDIS_URL"):
+        app.config.setdefault("CACHE_TYPE", "RedisCache")
+        app.config.setdefault("CACHE_REDIS_URL", app.config["REDIS_URL"])
+        app.config.setdefault("CACHE_KEY_PREFIX", "hospital-cache:")
+    else:
+        app.config.setdefault("CACHE_TYPE", "SimpleCache")
+        app.config.setdefault("CACHE_THRESHOLD", 5000)
+    app.config.setdefault("CACHE_DEFAULT_TIMEOUT", app.config["CACHE_TIMEOUT"])
+    cache.init_app(app)
+    app.before_request(_serve_from_cache)
+    app.after_request(_etag_and_store)
+
+
+def current_generation() -> int:
+    """The catalogue generation (0 before the first write); cache errors mean 'no cache'."""
+    try:
+        return int(cache.get(GENERATION_KEY) or 0)
+    except Exception:  # a cache outage must not fail reads
+        log.warning("cache unavailable", exc_info=True)
+        return -1
+
+
+def bump_generation() -> None:
+    """Invalidate every cached catalogue response."""
+    try:
+        if cache.inc(GENERATION_KEY) is None:
+            cache.set(GENERATION_KEY, 1, timeout=0)
+    except Exception:
+        log.error("could not invalidate the catalogue cache", exc_info=True)
+
+
+def _cache_wanted() -> bool:
+    from flask import current_app
+
+    return (current_app.config["CACHE_ENABLED"] and request.method == "GET"
+            and CACHEABLE_PATH.match(request.path) is not None)
+
+
+def _serve_from_cache() -> Response | None:
+    if not _cache_wanted():
+        return None
+    verify_jwt_in_request()  # a cached body is still only for signed-in users
+    generation = current_generation()
+    if generation < 0:
+        return None
+    path = request.path.rstrip("/") or "/"
+    query = request.query_string.decode("latin-1")
+    key = f"resp:{generation}:{path}?{query}"
+    entry = cache.get(key)
+    if entry is None:
+        g.cache_key = key
+        return None
+    etag, body = entry
+    response = Response(body, status=200, mimetype="application/json")
+    response.set_etag(etag)
+    response.headers["X-Cache"] = "hit"
+    return response
+
+
+def _etag_and_store(response: Response) -> Response:
+    if request.method != "GET" or response.status_code != 200 or response.direct_passthrough:
+        return response
+    if response.mimetype != "application/json":
+        return response
+    body = response.get_data()
+    etag, _weak = response.get_etag()
+    if etag is None:
+        etag = hashlib.blake2b(body, digest_size=16).hexdigest()
+        response.set_etag(etag)
+    key = g.pop("cache_key", None)
+    if key is not None:
+        try:
+            cache.set(key, (etag, body))
+        except Exception:
+            log.warning("cache store failed", exc_info=True)
+        response.headers["X-Cache"] = "miss"
+    if request.if_none_match and request.if_none_match.contains(etag):
+        not_modified = Response(status=304)
+        not_modified.set_etag(etag)
+        for header in ("X-Request-ID", "X-Cache", "Access-Control-Allow-Origin", "Vary"):
+            if header in response.headers:
+                not_modified.headers[header] = response.headers[header]
+        return not_modified
+    return response
+
+
+@event.listens_for(Session, "after_flush")
+def _note_flush(session: Session, _context) -> None:
+    changed = (*session.new, *session.dirty, *session.deleted)
+    if any(isinstance(obj, WATCHED) for obj in changed) or any(
+        isinstance(obj, WATCHED_DELETES) for obj in session.deleted
+    ):
+        session.info[DIRTY_FLAG] = True
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _note_statement(state) -> None:
+    # Bulk UPDATE/DELETE/INSERT statements and textual SQL bypass the unit of work.
+    statement = state.statement
+    if state.is_select or str(getattr(statement, "text", "")).lstrip()[:6].upper() == "SELECT":
+        return
+    table = getattr(statement, "table", None)
+    if table is None or getattr(table, "name", None) in WATCHED_TABLES:
+        state.session.info[DIRTY_FLAG] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _invalidate_after_commit(session: Session) -> None:
+    if session.info.pop(DIRTY_FLAG, False):
+        bump_generation()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_after_rollback(session: Session) -> None:
+    session.info.pop(DIRTY_FLAG, None)
