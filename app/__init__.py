@@ -11,7 +11,7 @@ from flask import Flask
 from werkzeug.routing import IntegerConverter
 
 from .api import make_api
-from .config import load_settings
+from .config import ConfigError, load_settings
 from .errors import register_error_handlers
 from .extensions import cors, db, jwt, migrate
 
@@ -27,7 +27,18 @@ class IdConverter(IntegerConverter):
 
 
 def create_app(config: Mapping[str, Any] | str | None = None) -> Flask:
-    """Build the app. `config` is an environment name or a mapping of overrides."""
+    """Build the app. `config` is an environment name or a mapping of overrides.
+
+    A configuration error (e.g. production without its secrets) stops the process with one
+    clear line on stderr and exit status 1, whichever server or command is starting it.
+    """
+    try:
+        return _build_app(config)
+    except ConfigError as exc:
+        raise SystemExit(f"Configuration error: {exc}") from None
+
+
+def _build_app(config: Mapping[str, Any] | str | None) -> Flask:
     env_name = config if isinstance(config, str) else None
     if (env_name or os.environ.get("APP_ENV")) != "testing":
         load_dotenv(override=False)
@@ -63,7 +74,7 @@ def configure_database(app: Flask) -> None:
     uri = app.config.get("SQLALCHEMY_DATABASE_URI") or app.config.get("DATABASE_URL")
     if not uri:
         if app.config["ENV_NAME"] == "production":
-            raise RuntimeError("DATABASE_URL is required in production")
+            raise ConfigError("Refusing to start in production without DATABASE_URL set.")
         from .embedded_db import embedded_database_uri
 
         data_dir = app.config.get("EMBEDDED_PG_DIR") or os.path.join(app.instance_path, "pgdata")

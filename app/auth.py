@@ -5,7 +5,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import g
+from flask import g, has_request_context, request
 from flask_jwt_extended import get_jwt, jwt_required, verify_jwt_in_request
 
 from .actor import Actor
@@ -17,6 +17,12 @@ VERSION_CLAIM = "ver"
 
 
 def _load_user(payload: dict[str, Any]) -> User | None:
+    # Cached for this request only: an app context (and its `g`) can span several requests,
+    # e.g. the test client's requests inside a test's app context.
+    this_request = request._get_current_object() if has_request_context() else None
+    if g.get("_jwt_request") is not this_request:
+        g.pop("_jwt_user", None)
+        g._jwt_request = this_request
     if "_jwt_user" not in g:
         try:
             user_id = int(payload["sub"])

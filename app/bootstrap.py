@@ -7,8 +7,9 @@ import string
 
 from flask import Flask
 from sqlalchemy import exists, select, text
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from .errors import ApiError
 from .extensions import db
 from .models import User
 
@@ -21,6 +22,14 @@ BOOTSTRAP_LOCK_ID = 7_242_011_001
 def generate_password(length: int = 20) -> str:
     """A random password from letters and digits (≈119 bits for 20 characters)."""
     return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(length))
+
+
+def available_admin_phone(preferred: str) -> str:
+    """`preferred` unless a user already has it, else an unused random 11-digit number."""
+    phone = preferred
+    while db.session.scalar(select(exists().where(User.phone_number == phone))):
+        phone = "1" + "".join(secrets.choice(string.digits) for _ in range(10))
+    return phone
 
 
 def schema_is_current(app: Flask) -> bool:
@@ -44,7 +53,9 @@ def bootstrap_admin(app: Flask) -> User | None:
     if not schema_is_current(app):
         log.info("Schema is not current; admin bootstrap skipped (run `flask db upgrade`).")
         return None
+    from .schemas.users import USER_CREATE
     from .services.users import create_user
+    from .validation import validate
 
     db.session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": BOOTSTRAP_LOCK_ID})
     if db.session.scalar(select(exists().where(User.is_admin.is_(True)))):
@@ -54,18 +65,18 @@ def bootstrap_admin(app: Flask) -> User | None:
     generated = not password
     if generated:
         password = generate_password()
+    username = app.config["ADMIN_USERNAME"]
     try:
-        user = create_user(
-            username=app.config["ADMIN_USERNAME"],
-            phone_number=app.config["ADMIN_PHONE"],
-            password=password,
-            is_admin=True,
-            bio="Bootstrap administrator",
-        )
-    except IntegrityError:
+        data = validate(USER_CREATE, {
+            "username": username,
+            "phone_number": available_admin_phone(app.config["ADMIN_PHONE"]),
+            "password": password,
+        })
+        user = create_user(**data, is_admin=True, bio="Bootstrap administrator")
+    except ApiError as exc:  # invalid settings, or the name belongs to a non-admin user
         db.session.rollback()
-        log.warning("Could not bootstrap admin %r: username or phone taken",
-                    app.config["ADMIN_USERNAME"])
+        log.error("Could not bootstrap admin %r: %s %s", username, exc.message,
+                  exc.errors or "")
         return None
     if generated:
         print(f"Generated admin password: {password}", flush=True)

@@ -4,7 +4,7 @@
   gets 304 with no body.
 * Catalogue GETs are also kept in a server-side cache (Flask-Caching: in-process by
   default, Redis when REDIS_URL is set, so several processes share it). Entries are keyed
-  by a *generation* number; any committed write that can change what the catalogue shows
+  by a *generation* token; any committed write that can change what the catalogue shows
   (including a booking or cancellation, which changes available_slots, and deletes that
   cascade to registrations) bumps the generation, so the next read misses and recomputes.
   A reader takes the generation before it queries, so a response computed from data older
@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import uuid
 
 from flask import Flask, Response, g, request
 from flask_caching import Cache
@@ -57,20 +58,27 @@ def init_caching(app: Flask) -> None:
     app.after_request(_etag_and_store)
 
 
-def current_generation() -> int:
-    """The catalogue generation (0 before the first write); cache errors mean 'no cache'."""
+def current_generation() -> str | None:
+    """The catalogue generation; None when the cache backend is unreachable.
+
+    Generations are random tokens, never counters, so a generation that was lost (evicted,
+    expired, Redis restarted) is replaced by a new one and old entries are never read again.
+    """
     try:
-        return int(cache.get(GENERATION_KEY) or 0)
+        generation = cache.get(GENERATION_KEY)
+        if generation is None:
+            cache.add(GENERATION_KEY, uuid.uuid4().hex, timeout=0)
+            generation = cache.get(GENERATION_KEY)
+        return generation
     except Exception:  # a cache outage must not fail reads
         log.warning("cache unavailable", exc_info=True)
-        return -1
+        return None
 
 
 def bump_generation() -> None:
     """Invalidate every cached catalogue response."""
     try:
-        if cache.inc(GENERATION_KEY) is None:
-            cache.set(GENERATION_KEY, 1, timeout=0)
+        cache.set(GENERATION_KEY, uuid.uuid4().hex, timeout=0)
     except Exception:
         log.error("could not invalidate the catalogue cache", exc_info=True)
 
@@ -87,7 +95,7 @@ def _serve_from_cache() -> Response | None:
         return None
     verify_jwt_in_request()  # a cached body is still only for signed-in users
     generation = current_generation()
-    if generation < 0:
+    if generation is None:
         return None
     path = request.path.rstrip("/") or "/"
     query = request.query_string.decode("latin-1")

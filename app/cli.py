@@ -13,18 +13,19 @@ def init_cli(app: Flask) -> None:
 
     @app.cli.command("create-admin")
     @click.argument("username")
-    @click.option("--phone", default=None, help="Phone number (default: ADMIN_PHONE or random)")
+    @click.option("--phone", default=None,
+                  help="Phone number (default: ADMIN_PHONE, or a random one when that is taken)")
     @click.option("--password", default=None,
                   help="Password (default: ADMIN_PASSWORD, else generated and printed once)")
     def create_admin_command(username: str, phone: str | None, password: str | None) -> None:
         """Create an administrator account NAME."""
-        from .bootstrap import generate_password
+        from .bootstrap import available_admin_phone, generate_password
         from .schemas.users import USER_CREATE
         from .services.users import create_user
 
         generated = not (password or current_app.config.get("ADMIN_PASSWORD"))
         password = password or current_app.config.get("ADMIN_PASSWORD") or generate_password()
-        phone = phone or current_app.config["ADMIN_PHONE"]
+        phone = phone or available_admin_phone(current_app.config["ADMIN_PHONE"])
         try:
             data = validate(USER_CREATE, {"username": username, "phone_number": phone,
                                           "password": password})

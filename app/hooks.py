@@ -7,6 +7,7 @@ import time
 import uuid
 
 from flask import Flask, Response, g, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 access_log = logging.getLogger("app.access")
 REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -20,6 +21,11 @@ def init_hooks(app: Flask) -> None:
         g.request_started = time.perf_counter()
         incoming = request.headers.get("X-Request-ID", "")
         g.request_id = incoming if REQUEST_ID_RE.fullmatch(incoming) else uuid.uuid4().hex
+        # Werkzeug only enforces MAX_CONTENT_LENGTH when the body is read; refuse it up front
+        # so that endpoints which ignore their body answer 413 too.
+        limit = request.max_content_length
+        if limit is not None and (request.content_length or 0) > limit:
+            raise RequestEntityTooLarge()
 
     @app.after_request
     def _finish_request(response: Response) -> Response:

@@ -1,8 +1,134 @@
-"""Periodic jobs."""
+"""Periodic jobs: the no-show sweep, run once per period across every process and host.
+
+Every process that starts the scheduler fires the job each NO_SHOW_INTERVAL_MINUTES; the first
+one to insert the (job_name, period_start) row into job_runs does the work in the same
+transaction, the others find the row taken and do nothing. A crash before the commit leaves
+no claim behind, so another process can still take the period.
+"""
 from __future__ import annotations
 
+import datetime as dt
+import logging
+import os
+import socket
+from zoneinfo import ZoneInfo
+
 from flask import Flask
+from flask.helpers import get_debug_flag
+from sqlalchemy import func, text, update
+from sqlalchemy.dialects.postgresql import insert
+from werkzeug.serving import is_running_from_reloader
+
+from .config import ConfigError
+from .extensions import db
+from .models import JobRun, Registration, Schedule
+
+log = logging.getLogger(__name__)
+
+NO_SHOW_JOB = "no_show"
+FIRE_OFFSET = dt.timedelta(seconds=5)
+JOB_STATEMENT_TIMEOUT = "10min"
 
 
-def init_jobs(app: Flask) -> None:
-    """Start the scheduler when SCHEDULER_ENABLED (not yet any jobs)."""
+def period_start(now: dt.datetime, minutes: int) -> dt.datetime:
+    """The start of the interval of `minutes` that contains `now` (UTC, floored)."""
+    seconds = minutes * 60
+    floored = int(now.timestamp()) // seconds * seconds
+    return dt.datetime.fromtimestamp(floored, dt.UTC)
+
+
+def worker_name() -> str:
+    """hostname:pid of this process, recorded with each claim."""
+    return f"{socket.gethostname()}:{os.getpid()}"[:255]
+
+
+def claim_period(job_name: str, start: dt.datetime) -> bool:
+    """Insert this period's job_runs row; False when another process already holds it."""
+    stmt = (insert(JobRun)
+            .values(job_name=job_name, period_start=start, claimed_by=worker_name())
+            .on_conflict_do_nothing(index_elements=[JobRun.job_name, JobRun.period_start])
+            .returning(JobRun.job_name))
+    return db.session.execute(stmt).first() is not None
+
+
+def mark_no_shows(now: dt.datetime, grace_minutes: int, tz: ZoneInfo) -> int:
+    """scheduled -> no_show for schedules that ended more than grace_minutes before now."""
+    # Compare in the hospital's wall-clock time, where schedules live: an index on
+    # schedules.date can then narrow the scan to past dates.
+    cutoff = (now - dt.timedelta(minutes=grace_minutes)).astimezone(tz).replace(tzinfo=None)
+    stmt = (update(Registration)
+            .where(Registration.schedule_id == Schedule.id,
+                   Registration.status == "scheduled",
+                   Schedule.date <= cutoff.date(),
+                   Schedule.date + Schedule.end_time < cutoff)
+            .values(status="no_show", updated_at=func.now())
+            .execution_options(synchronize_session=False))
+    return db.session.execute(stmt).rowcount
+
+
+def run_no_show_job(app: Flask, now: dt.datetime | None = None) -> int | None:
+    """Mark overdue registrations no_show; None when this period was already claimed."""
+    now = now or dt.datetime.now(dt.UTC)
+    with app.app_context():
+        config = app.config
+        start = period_start(now, config["NO_SHOW_INTERVAL_MINUTES"])
+        try:
+            # A backlog (say, after the job was switched off for weeks) may take longer than
+            # the API's statement timeout; it must not fail every period because of it.
+            db.session.execute(text(f"SET LOCAL statement_timeout = '{JOB_STATEMENT_TIMEOUT}'"))
+            if not claim_period(NO_SHOW_JOB, start):
+                db.session.rollback()
+                log.debug("no-show job: period %s already claimed", start.isoformat())
+                return None
+            changed = mark_no_shows(now, config["NO_SHOW_GRACE_MINUTES"],
+                                    ZoneInfo(config["HOSPITAL_TIMEZONE"]))
+            db.session.execute(update(JobRun)
+                               .where(JobRun.job_name == NO_SHOW_JOB,
+                                      JobRun.period_start == start)
+                               .values(affected_rows=changed))
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            raise
+    log.info("no-show job: marked %d registrations no_show", changed)
+    return changed
+
+
+def _reloader_parent(app: Flask) -> bool:
+    """True in the Werkzeug reloader's watcher process, which never serves requests."""
+    return (app.debug or get_debug_flag()) and not is_running_from_reloader()
+
+
+def init_jobs(app: Flask):
+    """Register the jobs when SCHEDULER_ENABLED; start them unless testing or a reloader parent.
+
+    Returns the Flask-APScheduler object (None when the scheduler is disabled).
+    """
+    if not app.config.get("SCHEDULER_ENABLED"):
+        return None
+    from apscheduler.schedulers.background import BackgroundScheduler
+    from flask_apscheduler import APScheduler
+
+    minutes = app.config["NO_SHOW_INTERVAL_MINUTES"]
+    if minutes < 1:
+        raise ConfigError("NO_SHOW_INTERVAL_MINUTES must be at least 1")
+    scheduler = APScheduler(scheduler=BackgroundScheduler(timezone="UTC"))
+    scheduler.init_app(app)
+    scheduler.add_job(
+        id=NO_SHOW_JOB,
+        func=run_no_show_job,
+        args=[app],
+        trigger="interval",
+        minutes=minutes,
+        # Fire just after each period boundary in every process, so that all of them compete
+        # for the same period (a few seconds of clock skew between hosts do not matter).
+        start_date=period_start(dt.datetime.now(dt.UTC), minutes) + FIRE_OFFSET,
+        max_instances=1,
+        coalesce=True,
+        replace_existing=True,
+    )
+    if app.testing or _reloader_parent(app):
+        return scheduler
+    scheduler.start()
+    log.info("Scheduler started: no-show job every %d minutes", minutes)
+    return scheduler

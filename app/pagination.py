@@ -1,6 +1,7 @@
 """List parameters (page, per_page, sort, reverse, query) and the list envelope."""
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -10,6 +11,7 @@ from sqlalchemy import Select, func, over, select
 from .errors import ValidationFailed
 
 MAX_PER_PAGE = 100
+INT_RE = re.compile(r"-?[0-9]{1,9}")
 TRUE_WORDS = {"true", "1", "yes", "on"}
 FALSE_WORDS = {"false", "0", "no", "off"}
 
@@ -35,7 +37,8 @@ def _as_int(name: str, value: Any, low: int, high: int | None) -> int:
         raise ValidationFailed(f"{name} must be an integer", errors={name: "must be an integer"})
     if isinstance(value, str):
         value = value.strip()
-        if not value.lstrip("-").isdigit() or len(value) > 9:
+        # ASCII digits only: str.isdigit() also accepts "²", which int() then rejects.
+        if not INT_RE.fullmatch(value):
             raise ValidationFailed(f"{name} must be an integer",
                                    errors={name: "must be an integer"})
         value = int(value)
@@ -84,6 +87,9 @@ def parse_list_params(
         query = source.get("query")
         if not isinstance(query, str) or not query.strip():
             raise ValidationFailed("query is required", errors={"query": "is required"})
+        if "\x00" in query:
+            raise ValidationFailed("query must not contain NUL characters",
+                                   errors={"query": "must not contain NUL characters"})
         query = query.strip()
         if len(query) > 200:
             raise ValidationFailed("query is too long",

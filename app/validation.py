@@ -62,6 +62,8 @@ class Field:
     def _clean_string(self, value: Any) -> str:
         if not isinstance(value, str):
             raise ValueError("must be a string")
+        if "\x00" in value:  # PostgreSQL text cannot hold NUL; psycopg2 would raise
+            raise ValueError("must not contain NUL characters")
         if self.strip:
             value = value.strip()
         if self.min_length is not None and len(value) < self.min_length:

@@ -106,14 +106,23 @@ def live_server(app, committing_db):
 
     server = create_server(app, host="127.0.0.1", port=0, threads=16,
                            connection_limit=200, channel_timeout=30)
-    thread = threading.Thread(target=server.run, daemon=True)
+    stop = threading.Event()
+
+    def serve() -> None:
+        # Poll in short rounds so the loop notices `stop` and closes its own sockets
+        # (closing them from another thread breaks the select() it is blocked in).
+        while not stop.is_set():
+            server.asyncore.loop(timeout=0.1, map=server._map, count=1)
+        server.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     host, port = server.effective_host, server.effective_port
     try:
         yield f"http://{host}:{port}"
     finally:
-        server.close()
-        thread.join(timeout=5)
+        stop.set()
+        thread.join(timeout=10)
 
 
 @pytest.fixture()

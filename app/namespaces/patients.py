@@ -1,6 +1,117 @@
-"""The patients namespace."""
+"""The patients namespace: an account's family members who can be registered."""
 from __future__ import annotations
 
-from flask_restx import Namespace
+from flask_restx import Namespace, Resource
+
+from ..auth import admin_required, current_actor, login_required
+from ..http import json_body, no_content, query_list_params, search_list_params
+from ..schemas.common import error_model, list_params_doc
+from ..schemas.patients import (
+    PATIENT_CREATE,
+    PATIENT_SORTABLE,
+    PATIENT_UPDATE,
+    patient_to_dict,
+    register_models,
+)
+from ..schemas.registrations import REGISTRATION_SORTABLE, registration_models, registration_to_dict
+from ..services import patients as service
+from ..services import registrations as registration_service
+from ..validation import validate
 
 ns = Namespace("patients", description="Patient operations")
+m = register_models(ns)
+registration_list = registration_models(ns)["list"]
+error = error_model(ns)
+
+
+@ns.route("/")
+class PatientList(Resource):
+    @ns.doc(params=list_params_doc(PATIENT_SORTABLE))
+    @ns.response(200, "Patients", m["list"])
+    @ns.response(400, "Bad list parameters", error)
+    @ns.response(401, "Missing or invalid token", error)
+    @ns.response(403, "Admins only", error)
+    @admin_required
+    def get(self):
+        """List all patients (admin only; users list theirs via /users/{id}/patients)."""
+        page = service.list_patients(query_list_params(PATIENT_SORTABLE))
+        return page.envelope(patient_to_dict)
+
+    @ns.expect(m["create"])
+    @ns.response(201, "Created", m["patient"])
+    @ns.response(400, "Invalid input", error)
+    @ns.response(401, "Missing or invalid token", error)
+    @ns.response(403, "user_id names another account and the caller is not an admin", error)
+    @ns.response(404, "No such user (admins giving user_id)", error)
+    @ns.response(409, "The account already has a patient with this name and birthday", error)
+    @ns.response(413, "Body too large", error)
+    @login_required
+    def post(self):
+        """Create a patient for the caller (admins: for any account via user_id)."""
+        data = validate(PATIENT_CREATE, json_body())
+        return patient_to_dict(service.create_patient(current_actor(), **data)), 201
+
+
+@ns.route("/search")
+class PatientSearch(Resource):
+    @ns.expect(m["search"])
+    @ns.response(200, "Matching patients", m["list"])
+    @ns.response(400, "Bad search body", error)
+    @ns.response(401, "Missing or invalid token", error)
+    @ns.response(403, "Admins only", error)
+    @ns.response(413, "Body too large", error)
+    @admin_required
+    def post(self):
+        """Search patients by name or phone number (admin only)."""
+        page = service.search_patients(search_list_params(PATIENT_SORTABLE))
+        return page.envelope(patient_to_dict)
+
+
+@ns.route("/<int:patient_id>")
+@ns.param("patient_id", "The patient identifier")
+class PatientItem(Resource):
+    @ns.response(200, "The patient", m["patient"])
+    @ns.response(401, "Missing or invalid token", error)
+    @ns.response(404, "No such patient, or not the caller's", error)
+    @login_required
+    def get(self, patient_id: int):
+        """Fetch a patient (owner or admin)."""
+        return patient_to_dict(service.get_patient(current_actor(), patient_id))
+
+    @ns.expect(m["update"])
+    @ns.response(200, "Updated", m["patient"])
+    @ns.response(400, "Invalid input", error)
+    @ns.response(401, "Missing or invalid token", error)
+    @ns.response(404, "No such patient, or not the caller's", error)
+    @ns.response(409, "The account already has a patient with this name and birthday", error)
+    @ns.response(413, "Body too large", error)
+    @login_required
+    def put(self, patient_id: int):
+        """Update a patient, partially (owner or admin; user_id is ignored)."""
+        changes = validate(PATIENT_UPDATE, json_body(), partial=True)
+        return patient_to_dict(service.update_patient(current_actor(), patient_id, changes))
+
+    @ns.response(204, "Deleted with its registrations")
+    @ns.response(401, "Missing or invalid token", error)
+    @ns.response(404, "No such patient, or not the caller's", error)
+    @login_required
+    def delete(self, patient_id: int):
+        """Delete a patient and its registrations (owner or admin)."""
+        service.delete_patient(current_actor(), patient_id)
+        return no_content()
+
+
+@ns.route("/<int:patient_id>/registrations")
+@ns.param("patient_id", "The patient identifier")
+class PatientRegistrations(Resource):
+    @ns.doc(params=list_params_doc(REGISTRATION_SORTABLE))
+    @ns.response(200, "The patient's registrations", registration_list)
+    @ns.response(400, "Bad list parameters", error)
+    @ns.response(401, "Missing or invalid token", error)
+    @ns.response(404, "No such patient, or not the caller's", error)
+    @login_required
+    def get(self, patient_id: int):
+        """List a patient's registrations (owner or admin)."""
+        page = registration_service.list_patient_registrations(
+            current_actor(), patient_id, query_list_params(REGISTRATION_SORTABLE))
+        return page.envelope(registration_to_dict)

@@ -1,6 +1,184 @@
-"""The registrations namespace."""
+"""The registrations namespace: booking (挂号), its status changes and its lists."""
 from __future__ import annotations
 
-from flask_restx import Namespace
+from flask import request
+from flask_restx import Namespace, Resource
+
+from ..auth import admin_required, current_actor, login_required
+from ..errors import ValidationFailed
+from ..http import json_body, no_content, query_list_params, search_list_params
+from ..ratelimit import booking_limit
+from ..schemas.common import error_model, list_params_doc
+from ..schemas.registrations import (
+    IDEMPOTENCY_KEY_MAX_LENGTH,
+    REGISTRATION_ADMIN_UPDATE,
+    REGISTRATION_CREATE,
+    REGISTRATION_OWNER_UPDATE,
+    REGISTRATION_SORTABLE,
+    register_models,
+    registration_to_dict,
+)
+from ..services import booking
+from ..services import registration_status as changes_service
+from ..services import registrations as service
+from ..validation import validate
 
 ns = Namespace("registrations", description="Registration (挂号) operations")
+m = register_models(ns)
+error = error_model(ns)
+LIST_PARAMS = list_params_doc(REGISTRATION_SORTABLE)
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+def idempotency_key() -> str | None:
+    """The request's Idempotency-Key header (1..255 characters), or None."""
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return None
+    if not key.strip() or len(key) > IDEMPOTENCY_KEY_MAX_LENGTH:
+        problem = f"must be 1-{IDEMPOTENCY_KEY_MAX_LENGTH} characters"
+        raise ValidationFailed(f"{IDEMPOTENCY_HEADER} {problem}", "invalid_idempotency_key",
+                               {IDEMPOTENCY_HEADER: problem})
+    return key
+
+
+@ns.route("/")
+class RegistrationList(Resource):
+    @ns.doc(params=LIST_PARAMS)
+    @ns.response(200, "Registrations", m["list"])
+    @ns.response(400, "Bad list parameters", error)
+    @ns.response(401, "Missing or invalid token", error)
+    @ns.response(403, "Admins only", error)
+    @admin_required
+    def get(self):
+        """List all registrations (admin only)."""
+        page = service.list_registrations(query_list_params(REGISTRATION_SORTABLE))
+        return page.envelope(registration_to_dict)
+
+    @ns.doc(params={IDEMPOTENCY_HEADER: {
+        "in": "header", "type": "string",
+        "description": "Makes retries safe: the same key and body get the first response "
+                       "again; the same key with another body is a 409. Kept 24 hours.",
+    }})
+    @ns.expect(m["create"])
+    @ns.response(201, "Booked (or the replay of an earlier booking with this key)",
+                 m["registration"])
+    @ns.response(400, "Invalid input or Idempotency-Key", error)
+    @ns.response(401, "Missing or invalid token", error)
+    @ns.response(404, "No such patient (or not the caller's), or no such schedule", error)
+    @ns.response(409, "schedule_full, schedule_started, duplicate_registration or "
+                      "idempotency_key_reused", error)
+    @ns.response(413, "Body too large", error)
+    @ns.response(429, "Too many bookings from this account and address; see Retry-After",
+                 error)
+    @login_required
+    @booking_limit
+    def post(self):
+        """Book a registration for one of the caller's patients (admins: any patient)."""
+        key = idempotency_key()
+        data = validate(REGISTRATION_CREATE, json_body())
+        outcome = booking.book_registration(
+            current_actor(), patient_id=data["patient_id"], schedule_id=data["schedule_id"],
+            notes=data.get("notes"), idempotency_key=key, render=registration_to_dict)
+        headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
+        return outcome.body, outcome.status, headers
+
+
+@ns.route("/search")
+class RegistrationSearch(Resource):
+    @ns.expect(m["search"])
+    @ns.response(200, "Matching registrations (non-admins: only their own)", m["list"])
+    @ns.response(400, "Bad search body", error)
+    @ns.response(401, "Missing or invalid token", error)
+    @ns.response(413, "Body too large", error)
+    @login_required
+    def post(self):
+        """Search registrations by notes, patient, doctor, department or status."""
+        page = service.search_registrations(current_actor(),
+                                            search_list_params(REGISTRATION_SORTABLE))
+        return page.envelope(registration_to_dict)
+
+
+@ns.route("/status/<string:status>")
+@ns.param("status", "scheduled, completed, cancelled or no_show")
+class RegistrationsByStatus(Resource):
+    @ns.doc(params=LIST_PARAMS)
+    @ns.response(200, "Registrations in that status", m["list"])
+    @ns.response(400, "Unknown status or bad list parameters", error)
+    @ns.response(401, "Missing or invalid token", error)
+    @ns.response(403, "Admins only", error)
+    @admin_required
+    def get(self, status: str):
+        """List registrations in one status (admin only)."""
+        params = query_list_params(REGISTRATION_SORTABLE)
+        page = service.list_registrations_by_status(status, params)
+        return page.envelope(registration_to_dict)
+
+
+@ns.route("/<int:registration_id>")
+@ns.param("registration_id", "The registration identifier")
+class RegistrationItem(Resource):
+    @ns.response(200, "The registration", m["registration"])
+    @ns.response(401, "Missing or invalid token", error)
+    @ns.response(404, "No such registration, or not the caller's", error)
+    @login_required
+    def get(self, registration_id: int):
+        """Fetch a registration (owner or admin)."""
+        registration = service.get_registration(current_actor(), registration_id)
+        return registration_to_dict(registration)
+
+    @ns.expect(m["update"])
+    @ns.response(200, "Updated", m["registration"])
+    @ns.response(400, "Invalid input", error)
+    @ns.response(401, "Missing or invalid token", error)
+    @ns.response(404, "No such registration, or not the caller's", error)
+    @ns.response(409, "invalid_status_transition, schedule_full or duplicate_registration",
+                 error)
+    @ns.response(413, "Body too large", error)
+    @login_required
+    def put(self, registration_id: int):
+        """Update a registration: owners change notes; admins notes and status."""
+        actor = current_actor()
+        spec = REGISTRATION_ADMIN_UPDATE if actor.is_admin else REGISTRATION_OWNER_UPDATE
+        changes = validate(spec, json_body(), partial=True)
+        registration = changes_service.update_registration(actor, registration_id, changes)
+        return registration_to_dict(registration)
+
+    @ns.response(204, "Deleted; an active registration frees its slot")
+    @ns.response(401, "Missing or invalid token", error)
+    @ns.response(404, "No such registration, or not the caller's", error)
+    @ns.response(409, "(Owners) a scheduled registration whose schedule has started", error)
+    @login_required
+    def delete(self, registration_id: int):
+        """Delete a registration (owner or admin)."""
+        changes_service.delete_registration(current_actor(), registration_id)
+        return no_content()
+
+
+@ns.route("/<int:registration_id>/cancel")
+@ns.param("registration_id", "The registration identifier")
+class RegistrationCancel(Resource):
+    @ns.response(200, "Cancelled; the slot is free again", m["registration"])
+    @ns.response(401, "Missing or invalid token", error)
+    @ns.response(404, "No such registration, or not the caller's", error)
+    @ns.response(409, "Not scheduled, or (owners) the schedule has started", error)
+    @login_required
+    def put(self, registration_id: int):
+        """Cancel a registration (owner before the schedule starts, admin any time)."""
+        registration = changes_service.cancel_registration(current_actor(), registration_id)
+        return registration_to_dict(registration)
+
+
+@ns.route("/<int:registration_id>/complete")
+@ns.param("registration_id", "The registration identifier")
+class RegistrationComplete(Resource):
+    @ns.response(200, "Completed", m["registration"])
+    @ns.response(401, "Missing or invalid token", error)
+    @ns.response(403, "Admins only (the patient's owner is not one)", error)
+    @ns.response(404, "No such registration, or not the caller's", error)
+    @ns.response(409, "Not scheduled", error)
+    @login_required
+    def put(self, registration_id: int):
+        """Mark a registration completed (admin only)."""
+        registration = changes_service.complete_registration(current_actor(), registration_id)
+        return registration_to_dict(registration)

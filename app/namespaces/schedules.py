@@ -1,6 +1,111 @@
-"""The schedules namespace."""
+"""The schedules namespace: doctors' sessions (排班)."""
 from __future__ import annotations
 
-from flask_restx import Namespace
+from flask import request
+from flask_restx import Namespace, Resource
+
+from ..auth import admin_required, login_required
+from ..http import json_body, no_content, query_list_params, search_list_params
+from ..schemas.common import error_model, list_model, list_params_doc, search_model
+from ..schemas.filters import query_bool
+from ..schemas.schedules import (
+    SCHEDULE_CREATE,
+    SCHEDULE_SORTABLE,
+    SCHEDULE_UPDATE,
+    filter_params_doc,
+    register_models,
+    schedule_filter_values,
+    schedule_to_dict,
+)
+from ..services import schedules as service
+from ..validation import validate
 
 ns = Namespace("schedules", description="Doctor schedule operations")
+m = register_models(ns)
+error = error_model(ns)
+schedule_list = list_model(ns, "ScheduleList", m["schedule"])
+schedule_search = search_model(ns, "ScheduleSearch", SCHEDULE_SORTABLE)
+FORCE_DOC = {"force": {"description": "Delete even with future scheduled registrations "
+                                      "(they are deleted too)", "type": "boolean",
+                       "default": False}}
+
+
+@ns.route("/")
+class ScheduleList(Resource):
+    @ns.doc(params={**list_params_doc(SCHEDULE_SORTABLE), **filter_params_doc()})
+    @ns.response(200, "Schedules", schedule_list)
+    @ns.response(400, "Bad list parameters or filters", error)
+    @ns.response(401, "Missing or invalid token", error)
+    @login_required
+    def get(self):
+        """List schedules, optionally filtered by doctor, department, dates and free slots."""
+        params = query_list_params(SCHEDULE_SORTABLE)
+        filters = service.ScheduleFilters(**schedule_filter_values(request.args))
+        return service.list_schedules(params, filters).envelope(schedule_to_dict)
+
+    @ns.expect(m["create"])
+    @ns.response(201, "Created", m["schedule"])
+    @ns.response(400, "Invalid input (e.g. start_time not before end_time)", error)
+    @ns.response(401, "Missing or invalid token", error)
+    @ns.response(403, "Admins only", error)
+    @ns.response(404, "No such doctor or department", error)
+    @ns.response(409, "Not affiliated, or overlaps another schedule of the doctor", error)
+    @ns.response(413, "Body too large", error)
+    @admin_required
+    def post(self):
+        """Create a new schedule (admin only)."""
+        data = validate(SCHEDULE_CREATE, json_body())
+        return schedule_to_dict(service.create_schedule(**data)), 201
+
+
+@ns.route("/search")
+class ScheduleSearch(Resource):
+    @ns.expect(schedule_search)
+    @ns.response(200, "Matching schedules", schedule_list)
+    @ns.response(400, "Bad search body", error)
+    @ns.response(401, "Missing or invalid token", error)
+    @login_required
+    def post(self):
+        """Search schedules by doctor name, department name or date (YYYY-MM-DD)."""
+        page = service.search_schedules(search_list_params(SCHEDULE_SORTABLE))
+        return page.envelope(schedule_to_dict)
+
+
+@ns.route("/<int:schedule_id>")
+@ns.param("schedule_id", "The schedule identifier")
+class ScheduleItem(Resource):
+    @ns.response(200, "The schedule", m["schedule"])
+    @ns.response(401, "Missing or invalid token", error)
+    @ns.response(404, "No such schedule", error)
+    @login_required
+    def get(self, schedule_id: int):
+        """Fetch a schedule given its identifier."""
+        return schedule_to_dict(service.get_schedule(schedule_id))
+
+    @ns.expect(m["update"])
+    @ns.response(200, "Updated", m["schedule"])
+    @ns.response(400, "Invalid input (e.g. start_time not before end_time)", error)
+    @ns.response(401, "Missing or invalid token", error)
+    @ns.response(403, "Admins only", error)
+    @ns.response(404, "No such schedule, doctor or department", error)
+    @ns.response(409, "Not affiliated, overlapping, or below the booked count", error)
+    @ns.response(413, "Body too large", error)
+    @admin_required
+    def put(self, schedule_id: int):
+        """Update a schedule given its identifier (admin only)."""
+        changes = validate(SCHEDULE_UPDATE, json_body(), partial=True)
+        return schedule_to_dict(service.update_schedule(schedule_id, changes))
+
+    @ns.doc(params=FORCE_DOC)
+    @ns.response(204, "Deleted with its registrations")
+    @ns.response(400, "Bad force flag", error)
+    @ns.response(401, "Missing or invalid token", error)
+    @ns.response(403, "Admins only", error)
+    @ns.response(404, "No such schedule", error)
+    @ns.response(409, "Future scheduled registrations exist (use force=true)", error)
+    @admin_required
+    def delete(self, schedule_id: int):
+        """Delete a schedule given its identifier (admin only)."""
+        force = query_bool(request.args, "force", default=False)
+        service.delete_schedule(schedule_id, force=force)
+        return no_content()

@@ -1,6 +1,24 @@
-"""The stats namespace."""
+"""The stats namespace: the admin dashboard's totals."""
 from __future__ import annotations
 
-from flask_restx import Namespace
+from flask_restx import Namespace, Resource
+
+from ..auth import admin_required
+from ..schemas.common import error_model
+from ..schemas.stats import overview_to_dict, register_overview_models
+from ..services import stats as service
 
 ns = Namespace("stats", description="Statistics for the admin dashboard")
+m = register_overview_models(ns)
+error = error_model(ns)
+
+
+@ns.route("/overview")
+class StatsOverview(Resource):
+    @ns.response(200, "Totals", m["overview"])
+    @ns.response(401, "Missing or invalid token", error)
+    @ns.response(403, "Admins only", error)
+    @admin_required
+    def get(self):
+        """Totals of the main tables and registrations by status (admin only)."""
+        return overview_to_dict(service.overview())

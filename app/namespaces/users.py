@@ -7,6 +7,7 @@ from flask_restx import Namespace, Resource
 from ..auth import admin_required, current_actor, current_user, login_required, refresh_required
 from ..errors import Forbidden
 from ..http import json_body, no_content, query_list_params, search_list_params
+from ..ratelimit import login_limit, register_limit
 from ..schemas.common import error_model, list_model, list_params_doc, search_model
 from ..schemas.users import (
     ADMIN_CHANGE,
@@ -55,6 +56,7 @@ class UserRegister(Resource):
     @ns.response(409, "Username or phone number taken", error)
     @ns.response(413, "Body too large", error)
     @ns.response(429, "Rate limited", error)
+    @register_limit
     def post(self):
         """Register a new user account."""
         data = validate(USER_CREATE, json_body())
@@ -71,6 +73,7 @@ class UserLogin(Resource):
     @ns.response(401, "Wrong username or password", error)
     @ns.response(413, "Body too large", error)
     @ns.response(429, "Too many failed attempts", error)
+    @login_limit
     def post(self):
         """Log in and receive an access and a refresh token."""
         data = validate(LOGIN, json_body())
@@ -113,6 +116,7 @@ class UserMe(Resource):
     @ns.response(400, "Invalid input", error)
     @ns.response(401, "Missing or invalid token", error)
     @ns.response(409, "Username or phone number taken", error)
+    @ns.response(413, "Body too large", error)
     @login_required
     def put(self):
         """Update the current user's information."""
@@ -135,6 +139,7 @@ class UserMeChangePassword(Resource):
     @ns.response(200, "Changed; earlier tokens stop working", m["user"])
     @ns.response(400, "Invalid input or wrong old password", error)
     @ns.response(401, "Missing or invalid token", error)
+    @ns.response(413, "Body too large", error)
     @login_required
     def post(self):
         """Change the current user's password."""
@@ -164,6 +169,7 @@ class UserList(Resource):
     @ns.response(401, "Missing or invalid token", error)
     @ns.response(403, "Admins only", error)
     @ns.response(409, "Username or phone number taken", error)
+    @ns.response(413, "Body too large", error)
     @admin_required
     def post(self):
         """Create a new admin user (admin only)."""
@@ -178,6 +184,7 @@ class UserSearch(Resource):
     @ns.response(400, "Bad search body", error)
     @ns.response(401, "Missing or invalid token", error)
     @ns.response(403, "Admins only", error)
+    @ns.response(413, "Body too large", error)
     @admin_required
     def post(self):
         """Search users by username or phone number (admin only)."""
@@ -198,6 +205,7 @@ class UserGrantAdmin(Resource):
     @ns.response(401, "Missing or invalid token", error)
     @ns.response(403, "Admins only, or wrong admin_password", error)
     @ns.response(404, "No such user", error)
+    @ns.response(413, "Body too large", error)
     @admin_required
     def post(self):
         """Grant admin privileges to a user (admin only)."""
@@ -213,6 +221,7 @@ class UserRevokeAdmin(Resource):
     @ns.response(403, "Admins only, or wrong admin_password", error)
     @ns.response(404, "No such user", error)
     @ns.response(409, "The last administrator", error)
+    @ns.response(413, "Body too large", error)
     @admin_required
     def post(self):
         """Revoke admin privileges from a user (admin only)."""
@@ -238,6 +247,7 @@ class UserItem(Resource):
     @ns.response(403, "Admins only", error)
     @ns.response(404, "No such user", error)
     @ns.response(409, "Username or phone number taken", error)
+    @ns.response(413, "Body too large", error)
     @admin_required
     def put(self, user_id: int):
         """Update a user given its identifier (admin only)."""
@@ -265,6 +275,7 @@ class UserChangePassword(Resource):
     @ns.response(401, "Missing or invalid token", error)
     @ns.response(403, "Only the user or an admin", error)
     @ns.response(404, "No such user", error)
+    @ns.response(413, "Body too large", error)
     @login_required
     def post(self, user_id: int):
         """Change a user's password (the user, or an admin)."""

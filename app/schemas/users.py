@@ -37,7 +37,8 @@ CHANGE_PASSWORD = {
                           description="Required when changing your own password"),
 }
 ADMIN_CHANGE = {
-    "user_id": Field(kind="integer", required=True, minimum=1, maximum=2**31 - 1),
+    # No maximum: an id no user can have is a 404 like any other unknown id (contract §1).
+    "user_id": Field(kind="integer", required=True, minimum=1),
     "admin_password": Field(required=True, min_length=1, max_length=PASSWORD_MAX, strip=False,
                             description="The acting admin's own password (step-up check)"),
 }

@@ -36,10 +36,16 @@ def _dummy_hash() -> str:
     return _DUMMY_HASH[method]
 
 
+def _same_username(username: str):
+    # lower() on both sides in SQL: Python's str.lower() and PostgreSQL's differ outside
+    # ASCII (e.g. "İ"), and the unique index is on PostgreSQL's.
+    return func.lower(User.username) == func.lower(username)
+
+
 def _check_unique(username: str | None, phone_number: str | None, exclude_id: int | None) -> None:
     errors: dict[str, str] = {}
     if username is not None:
-        stmt = select(User.id).where(func.lower(User.username) == username.lower())
+        stmt = select(User.id).where(_same_username(username))
         if exclude_id is not None:
             stmt = stmt.where(User.id != exclude_id)
         if db.session.scalar(stmt.limit(1)) is not None:
@@ -71,7 +77,7 @@ def create_user(
 
 def authenticate(username: str, password: str) -> User:
     """The user with this username and password; the same 401 for either being wrong."""
-    user = db.session.scalar(select(User).where(func.lower(User.username) == username.lower()))
+    user = db.session.scalar(select(User).where(_same_username(username)))
     if user is None:
         check_password_hash(_dummy_hash(), password)
         raise Unauthorized("Invalid username or password", "invalid_credentials")

@@ -1,0 +1,72 @@
+"""Patients: input specs, Swagger models and the serializer."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask_restx import Namespace, fields
+
+from ..models import GENDERS, Patient
+from ..validation import Field, restx_model
+from .common import PHONE_HINT, PHONE_PATTERN, iso, list_model, search_model
+
+PATIENT_SORTABLE = ("id", "name", "birthday", "created_at", "updated_at")
+MAX_ID = 2**31 - 1
+
+NAME = Field(required=True, min_length=1, max_length=100, example="张三")
+GENDER = Field(kind="enum", required=True, choices=GENDERS, example="male")
+BIRTHDAY = Field(kind="date", required=True, example="1990-01-31",
+                 description="YYYY-MM-DD, not in the future")
+PHONE = Field(required=True, pattern=PHONE_PATTERN, pattern_hint=PHONE_HINT,
+              example="+86 138 0013 8000", description="Family members may share one")
+
+PATIENT_CREATE = {
+    "name": NAME,
+    "gender": GENDER,
+    "birthday": BIRTHDAY,
+    "phone_number": PHONE,
+    "user_id": Field(kind="integer", minimum=1, maximum=MAX_ID,
+                     description="Owner; defaults to the caller (another user's id: admins only)"),
+}
+# user_id is not in the update spec: a PUT that sends it back has it ignored.
+PATIENT_UPDATE = {"name": NAME, "gender": GENDER, "birthday": BIRTHDAY, "phone_number": PHONE}
+
+
+def patient_to_dict(patient: Patient) -> dict[str, Any]:
+    """A Patient as the API shows it."""
+    return {
+        "id": patient.id,
+        "user_id": patient.user_id,
+        "name": patient.name,
+        "gender": patient.gender,
+        "birthday": iso(patient.birthday),
+        "phone_number": patient.phone_number,
+        "created_at": iso(patient.created_at),
+        "updated_at": iso(patient.updated_at),
+    }
+
+
+def patient_models(ns: Namespace) -> dict[str, Any]:
+    """The Patient output, list and search models, registered on `ns`."""
+    patient = ns.model("Patient", {
+        "id": fields.Integer(readonly=True),
+        "user_id": fields.Integer(description="The owning account"),
+        "name": fields.String(),
+        "gender": fields.String(enum=list(GENDERS)),
+        "birthday": fields.Date(),
+        "phone_number": fields.String(),
+        "created_at": fields.DateTime(readonly=True),
+        "updated_at": fields.DateTime(readonly=True),
+    })
+    return {
+        "patient": patient,
+        "list": list_model(ns, "PatientList", patient),
+        "search": search_model(ns, "PatientSearch", PATIENT_SORTABLE),
+    }
+
+
+def register_models(ns: Namespace) -> dict[str, Any]:
+    """Swagger models of the patients namespace."""
+    models = patient_models(ns)
+    models["create"] = restx_model(ns, "PatientCreate", PATIENT_CREATE)
+    models["update"] = restx_model(ns, "PatientUpdate", PATIENT_UPDATE, partial=True)
+    return models

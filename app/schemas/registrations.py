@@ -1,0 +1,77 @@
+"""Registrations (挂号): input specs, Swagger models and the serializer."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask_restx import Namespace, fields
+
+from ..models import NOTES_MAX_LENGTH, STATUSES, Registration
+from ..validation import Field, restx_model
+from .common import iso, list_model, search_model
+
+REGISTRATION_SORTABLE = ("id", "status", "queue_number", "created_at", "updated_at")
+MAX_ID = 2**31 - 1
+IDEMPOTENCY_KEY_MAX_LENGTH = 255
+
+NOTES = Field(nullable=True, max_length=NOTES_MAX_LENGTH, strip=False,
+              description=f"At most {NOTES_MAX_LENGTH} characters")
+
+REGISTRATION_CREATE = {
+    "patient_id": Field(kind="integer", required=True, minimum=1, maximum=MAX_ID,
+                        description="One of the caller's patients (any patient for admins)"),
+    "schedule_id": Field(kind="integer", required=True, minimum=1, maximum=MAX_ID,
+                         description="A schedule that has not started yet"),
+    "notes": NOTES,
+}
+# What an owner may change; every other field of a PUT body is ignored.
+REGISTRATION_OWNER_UPDATE = {"notes": NOTES}
+# What an admin may change; a status change follows the status rules.
+REGISTRATION_ADMIN_UPDATE = {
+    "notes": NOTES,
+    "status": Field(kind="enum", choices=STATUSES,
+                    description="Admins only: scheduled -> cancelled | completed | no_show, "
+                                "cancelled -> scheduled"),
+}
+
+
+def registration_to_dict(registration: Registration) -> dict[str, Any]:
+    """A Registration as the API shows it."""
+    return {
+        "id": registration.id,
+        "patient_id": registration.patient_id,
+        "schedule_id": registration.schedule_id,
+        "status": registration.status,
+        "notes": registration.notes,
+        "queue_number": registration.queue_number,
+        "created_at": iso(registration.created_at),
+        "updated_at": iso(registration.updated_at),
+    }
+
+
+def registration_models(ns: Namespace) -> dict[str, Any]:
+    """The Registration output, list and search models, registered on `ns`."""
+    registration = ns.model("Registration", {
+        "id": fields.Integer(readonly=True),
+        "patient_id": fields.Integer(),
+        "schedule_id": fields.Integer(),
+        "status": fields.String(enum=list(STATUSES), readonly=True),
+        "notes": fields.String(),
+        "queue_number": fields.Integer(readonly=True,
+                                       description="1-based booking order within the schedule"),
+        "created_at": fields.DateTime(readonly=True),
+        "updated_at": fields.DateTime(readonly=True),
+    })
+    return {
+        "registration": registration,
+        "list": list_model(ns, "RegistrationList", registration),
+        "search": search_model(ns, "RegistrationSearch", REGISTRATION_SORTABLE),
+    }
+
+
+def register_models(ns: Namespace) -> dict[str, Any]:
+    """Swagger models of the registrations namespace."""
+    models = registration_models(ns)
+    models["create"] = restx_model(ns, "RegistrationCreate", REGISTRATION_CREATE)
+    models["update"] = restx_model(ns, "RegistrationUpdate", REGISTRATION_ADMIN_UPDATE,
+                                   partial=True)
+    return models

@@ -1,0 +1,112 @@
+"""Schedules: input specs, Swagger models and the serializer."""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from flask_restx import Namespace, fields
+
+from ..errors import ValidationFailed
+from ..models import MAX_APPOINTMENTS_LIMIT, Schedule
+from ..validation import Field, restx_model
+from .common import iso
+from .filters import query_bool, query_date, query_id
+
+SCHEDULE_SORTABLE = ("id", "date", "start_time", "max_appointments", "created_at", "updated_at")
+MAX_ID = 2**31 - 1
+
+SCHEDULE_CREATE = {
+    "doctor_id": Field(kind="integer", required=True, minimum=1, maximum=MAX_ID),
+    "department_id": Field(kind="integer", required=True, minimum=1, maximum=MAX_ID),
+    "date": Field(kind="date", required=True, example="2026-12-01"),
+    "start_time": Field(kind="time", required=True, example="08:00:00",
+                        description="HH:MM or HH:MM:SS, hospital time"),
+    "end_time": Field(kind="time", required=True, example="12:00:00",
+                      description="HH:MM or HH:MM:SS, after start_time"),
+    "max_appointments": Field(kind="integer", required=True, minimum=1,
+                              maximum=MAX_APPOINTMENTS_LIMIT, example=20,
+                              description=f"1..{MAX_APPOINTMENTS_LIMIT}"),
+}
+SCHEDULE_UPDATE = SCHEDULE_CREATE
+
+
+def clock(value: dt.time | None) -> str | None:
+    """A time of day as HH:MM:SS."""
+    return value.strftime("%H:%M:%S") if value is not None else None
+
+
+def schedule_to_dict(schedule: Schedule) -> dict[str, Any]:
+    """A Schedule as the API shows it."""
+    return {
+        "id": schedule.id,
+        "doctor_id": schedule.doctor_id,
+        "department_id": schedule.department_id,
+        "date": iso(schedule.date),
+        "start_time": clock(schedule.start_time),
+        "end_time": clock(schedule.end_time),
+        "max_appointments": schedule.max_appointments,
+        "available_slots": schedule.available_slots,
+        "created_at": iso(schedule.created_at),
+        "updated_at": iso(schedule.updated_at),
+    }
+
+
+def schedule_fields() -> dict[str, Any]:
+    """Swagger fields of the Schedule output model."""
+    return {
+        "id": fields.Integer(readonly=True),
+        "doctor_id": fields.Integer(),
+        "department_id": fields.Integer(),
+        "date": fields.Date(),
+        "start_time": fields.String(example="08:00:00"),
+        "end_time": fields.String(example="12:00:00"),
+        "max_appointments": fields.Integer(),
+        "available_slots": fields.Integer(readonly=True),
+        "created_at": fields.DateTime(readonly=True),
+        "updated_at": fields.DateTime(readonly=True),
+    }
+
+
+def register_models(ns: Namespace) -> dict[str, Any]:
+    """Swagger models of the schedules namespace."""
+    return {
+        "schedule": ns.model("Schedule", schedule_fields()),
+        "create": restx_model(ns, "ScheduleCreate", SCHEDULE_CREATE),
+        "update": restx_model(ns, "ScheduleUpdate", SCHEDULE_UPDATE, partial=True),
+    }
+
+
+FILTER_PARAMS = {
+    "doctor_id": {"description": "Only this doctor's schedules", "type": "integer"},
+    "department_id": {"description": "Only this department's schedules", "type": "integer"},
+    "date_from": {"description": "From this date on (inclusive), YYYY-MM-DD", "type": "string",
+                  "format": "date"},
+    "date_to": {"description": "Up to this date (inclusive), YYYY-MM-DD", "type": "string",
+                "format": "date"},
+    "available": {"description": "true: only schedules with free slots; false: only full ones",
+                  "type": "boolean"},
+}
+
+
+def schedule_filter_values(args: Mapping[str, Any], *, parent: str | None = None
+                           ) -> dict[str, Any]:
+    """The list filters from a query string (400 on a bad value); `parent` is path-given."""
+    values: dict[str, Any] = {
+        "doctor_id": query_id(args, "doctor_id"),
+        "department_id": query_id(args, "department_id"),
+        "date_from": query_date(args, "date_from"),
+        "date_to": query_date(args, "date_to"),
+        "available": query_bool(args, "available"),
+    }
+    if parent is not None:
+        values.pop(parent)
+    if values["date_from"] and values["date_to"] and values["date_from"] > values["date_to"]:
+        raise ValidationFailed("date_from must not be after date_to",
+                               errors={"date_to": "must not be before date_from"})
+    return values
+
+
+def filter_params_doc(*, parent: str | None = None) -> dict[str, Any]:
+    """Query-string docs of the schedule filters (without the one the path gives)."""
+    return {name: dict(spec) for name, spec in FILTER_PARAMS.items() if name != parent}

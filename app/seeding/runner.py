@@ -1,0 +1,250 @@
+"""The seeding run: one transaction, COPY for every table, counters recomputed at the end."""
+from __future__ import annotations
+
+import datetime as dt
+import math
+import random
+import string
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import TextIO
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..extensions import db
+from . import loader
+from .accounts import PATIENT_COLUMNS, USER_COLUMNS, make_accounts
+from .bookings import REGISTRATION_COLUMNS, Bookings
+from .catalogue import (
+    Clock,
+    Department,
+    affiliation_lines,
+    department_lines,
+    doctor_lines,
+    expected_sessions,
+    make_doctors,
+    make_schedules,
+    pick_departments,
+    schedule_lines,
+)
+from .people import People
+from .progress import Progress
+from .scales import SCALES, ScaleSpec
+
+DEFAULT_PASSWORD = "seed-password"
+# From this many registrations on, their secondary indexes are rebuilt once after the COPY.
+REBUILD_INDEXES_FROM = 50_000
+
+
+class SeedRefused(RuntimeError):
+    """The database already holds data and neither reset nor append was asked for."""
+
+
+@dataclass(frozen=True)
+class SeedOptions:
+    """What to seed."""
+
+    scale: str = "small"
+    seed: int = 42
+    days: int = 14
+    past_days: int = 14
+    reset: bool = False
+    append: bool = False
+    now: dt.datetime | None = None  # default: the current time
+    password: str = DEFAULT_PASSWORD
+
+
+@dataclass
+class SeedReport:
+    """What was written, and how long it took."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    kept_admins: int = 0
+    password: str = ""
+    password_hash: str = ""
+    load_mode: str = ""
+    seconds: float = 0.0
+
+
+def seed_password_hash(password: str, method: str, rng: random.Random) -> str:
+    """ONE hash shared by every seeded user (hashing per user would take hours at scale).
+
+    The salt comes from the seeded Random so the same seed writes the same hash.
+    """
+    salt = "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(16))
+    try:  # werkzeug's own hashing with a chosen salt: the format check_password_hash reads
+        from werkzeug.security import _hash_internal
+
+        digest, actual_method = _hash_internal(method, salt, password)
+        hashed = f"{actual_method}${salt}${digest}"
+    except (ImportError, TypeError, ValueError):
+        hashed = generate_password_hash(password, method=method)
+    if not check_password_hash(hashed, password):
+        raise RuntimeError("could not produce a valid password hash")
+    return hashed
+
+
+def _existing_values(cur) -> tuple[list[str], list[str], list[str]]:
+    cur.execute("SELECT username FROM users")
+    usernames = [row[0] for row in cur.fetchall()]
+    cur.execute("SELECT phone_number FROM users")
+    user_phones = [row[0] for row in cur.fetchall()]
+    cur.execute("SELECT phone_number FROM doctors")
+    return usernames, user_phones, [row[0] for row in cur.fetchall()]
+
+
+def _departments(cur, rng: random.Random, spec: ScaleSpec) -> list[Department]:
+    cur.execute("SELECT name, id FROM departments")
+    existing = dict(cur.fetchall())
+    next_id = loader.next_free_id(cur, "departments")
+    departments = []
+    for name, description, specialties in pick_departments(rng, spec.departments):
+        if name in existing:
+            departments.append(Department(existing[name], name, description, specialties, False))
+        else:
+            departments.append(Department(next_id, name, description, specialties))
+            next_id += 1
+    return departments
+
+
+def _doctor_count(spec: ScaleSpec, dates: list[dt.date]) -> int:
+    if spec.doctors is not None:
+        return spec.doctors
+    # Enough doctors that the target fits at ~80% of the sessions' expected demand.
+    per_doctor = expected_sessions(dates) * spec.mean_capacity * 0.75
+    return max(10, math.ceil(spec.registrations / 1.1 / (per_doctor * 0.8)))
+
+
+class _Run:
+    """One seeding transaction: the cursor, the shared Random and what was written."""
+
+    def __init__(self, cur, options: SeedOptions, clock: Clock, stream: TextIO) -> None:
+        self.cur, self.options, self.clock, self.stream = cur, options, clock, stream
+        self.spec = SCALES[options.scale]
+        self.rng = random.Random(options.seed)
+        self.report = SeedReport(password=options.password)
+
+    def load(self, table: str, columns, lines, total: int) -> None:
+        """COPY lines into table behind a progress bar, then move its id sequence on."""
+        with Progress(table, total, self.stream) as progress:
+            self.report.counts[table] = loader.copy_lines(self.cur, table, columns, lines,
+                                                          progress)
+        if "id" in columns:
+            loader.sync_sequence(self.cur, table)
+
+    def catalogue(self, dates: list[dt.date]) -> tuple[list[Department], list]:
+        """Departments, doctors, affiliations and schedules."""
+        cur, rng, clock = self.cur, self.rng, self.clock
+        departments = _departments(cur, rng, self.spec)
+        self.load("departments", ("id", "name", "description", "created_at", "updated_at"),
+                  department_lines(departments, clock, rng), sum(d.new for d in departments))
+        doctors = make_doctors(self.people, rng, departments, _doctor_count(self.spec, dates),
+                               loader.next_free_id(cur, "doctors"))
+        self.load("doctors", ("id", "name", "gender", "email", "phone_number", "description",
+                              "created_at", "updated_at"),
+                  doctor_lines(doctors, clock, rng), len(doctors))
+        self.load("affiliations", ("doctor_id", "department_id", "created_at"),
+                  affiliation_lines(doctors, clock, rng),
+                  sum(len(doc.department_ids) for doc in doctors))
+        slots = make_schedules(rng, doctors, departments, dates, self.spec.capacities,
+                               loader.next_free_id(cur, "schedules"))
+        self.load("schedules", ("id", "doctor_id", "department_id", "date", "start_time",
+                                "end_time", "max_appointments", "created_at", "updated_at"),
+                  schedule_lines(slots, clock, rng), len(slots))
+        return departments, slots
+
+    def accounts(self):
+        """Users (sharing one password hash) and their patients."""
+        accounts = make_accounts(
+            self.people, self.rng, self.clock,
+            first_user_id=loader.next_free_id(self.cur, "users"),
+            first_patient_id=loader.next_free_id(self.cur, "patients"),
+            users=self.spec.users, patients=self.spec.patients,
+            password_hash=self.report.password_hash)
+        self.load("users", USER_COLUMNS, accounts.user_lines, len(accounts.user_lines))
+        self.load("patients", PATIENT_COLUMNS, accounts.patient_lines,
+                  len(accounts.patient_lines))
+        return accounts
+
+    def registrations(self, departments, slots, accounts, grace_minutes: int) -> None:
+        """Registrations, then the schedules' counters computed from them."""
+        cur = self.cur
+        bookings = Bookings(self.rng, self.clock, slots, departments, accounts.pools)
+        planned = bookings.plan(self.spec.registrations, self.spec.min_registrations)
+        first_id = loader.next_free_id(cur, "registrations")
+        rebuild = (loader.drop_plain_indexes(cur, "registrations")
+                   if planned >= REBUILD_INDEXES_FROM else [])
+        self.load("registrations", REGISTRATION_COLUMNS,
+                  bookings.lines(first_id, grace_minutes), planned)
+        if rebuild:
+            with Progress("indexes", len(rebuild), self.stream) as progress:
+                for definition in rebuild:
+                    loader.create_indexes(cur, [definition])
+                    progress.advance()
+        if slots:
+            loader.refresh_schedule_counters(cur, slots[0].id)
+
+    def run(self, config) -> None:
+        """Everything, in the order foreign keys need."""
+        cur, options = self.cur, self.options
+        present = {name: n for name, n in loader.table_counts(cur).items() if n}
+        if present and not (options.reset or options.append):
+            listed = ", ".join(f"{n} {name}" for name, n in present.items())
+            raise SeedRefused(f"The database already holds data ({listed}). Use --reset to "
+                              "replace it or --append to add to it.")
+        if options.reset:
+            self.report.kept_admins = loader.reset_keeping_admins(cur)
+        self.report.load_mode = loader.begin_bulk_load(cur)
+        self.report.password_hash = seed_password_hash(options.password,
+                                                       config["PASSWORD_HASH_METHOD"], self.rng)
+        self.people = People(self.rng, options.seed)
+        self.people.reserve_existing(*_existing_values(cur))
+        today = self.clock.today
+        dates = [today + dt.timedelta(days=offset)
+                 for offset in range(-options.past_days, options.days)]
+        departments, slots = self.catalogue(dates)
+        accounts = self.accounts()
+        self.registrations(departments, slots, accounts, config["NO_SHOW_GRACE_MINUTES"])
+        loader.end_bulk_load(cur, self.report.load_mode)
+
+
+def seed_database(options: SeedOptions, stream: TextIO | None = None) -> SeedReport:
+    """Fill the database of the current app; raises SeedRefused when it already has data."""
+    started = time.perf_counter()
+    config = current_app.config
+    tz = ZoneInfo(config["HOSPITAL_TIMEZONE"])
+    now = options.now or dt.datetime.now(tz)
+    if now.tzinfo is None:  # a wall-clock time at the hospital
+        now = now.replace(tzinfo=tz)
+    clock = Clock(now=now.astimezone(dt.UTC), tz=tz)
+    connection = db.engine.raw_connection()
+    try:
+        cur = connection.cursor()
+        cur.execute("SET LOCAL statement_timeout = 0")
+        seeding = _Run(cur, options, clock, stream if stream is not None else sys.stderr)
+        seeding.run(config)
+        connection.commit()
+    except BaseException:
+        connection.rollback()
+        raise
+    finally:
+        connection.close()
+    _analyze()
+    seeding.report.seconds = time.perf_counter() - started
+    return seeding.report
+
+
+def _analyze() -> None:
+    """Fresh planner statistics for the bulk-loaded tables."""
+    connection = db.engine.raw_connection()
+    try:
+        cur = connection.cursor()
+        cur.execute("SET LOCAL statement_timeout = 0")
+        cur.execute("ANALYZE departments, doctors, affiliations, schedules, users, patients, "
+                    "registrations")
+        connection.commit()
+    finally:
+        connection.close()

@@ -1,0 +1,131 @@
+"""Patients: profiles owned by accounts, visible to their owner and to admins only."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import or_, select
+
+from ..actor import Actor
+from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
+from ..extensions import db
+from ..models import ACTIVE_STATUSES, Patient, Registration, Schedule, User
+from ..pagination import ListParams, Page, like_pattern, paginate
+from .common import commit, get_or_404
+from .schedule_rules import hospital_today
+
+SORT_COLUMNS = {
+    "id": (Patient.id,),
+    "name": (Patient.name,),
+    "birthday": (Patient.birthday,),
+    "created_at": (Patient.created_at,),
+    "updated_at": (Patient.updated_at,),
+}
+TIEBREAK = (Patient.id,)
+
+
+def patient_not_found(patient_id: int) -> NotFound:
+    """The 404 for a patient that does not exist or is not the caller's."""
+    return NotFound(f"Patient {patient_id} not found", "patient_not_found")
+
+
+def get_patient(actor: Actor, patient_id: int) -> Patient:
+    """The patient if the actor owns it or is an admin; 404 otherwise (ids cannot be probed)."""
+    patient = db.session.get(Patient, patient_id)
+    if patient is None or (not actor.is_admin and patient.user_id != actor.id):
+        raise patient_not_found(patient_id)
+    return patient
+
+
+def _check_birthday(birthday: dt.date) -> None:
+    if birthday > hospital_today():
+        raise ValidationFailed("birthday must not be in the future",
+                               errors={"birthday": "must not be in the future"})
+
+
+def _check_unique(user_id: int, name: str, birthday: dt.date, exclude_id: int | None) -> None:
+    stmt = select(Patient.id).where(Patient.user_id == user_id, Patient.name == name,
+                                    Patient.birthday == birthday)
+    if exclude_id is not None:
+        stmt = stmt.where(Patient.id != exclude_id)
+    if db.session.scalar(stmt.limit(1)) is not None:
+        raise Conflict("This account already has a patient with that name and birthday",
+                       "duplicate_patient", {"name": "already used with this birthday"})
+
+
+def create_patient(
+    actor: Actor, *, name: str, gender: str, birthday: dt.date, phone_number: str,
+    user_id: int | None = None,
+) -> Patient:
+    """Create a patient for the caller, or (admins only) for another account."""
+    owner_id = actor.id if user_id is None else user_id
+    if owner_id != actor.id:
+        if not actor.is_admin:
+            raise Forbidden("Only an administrator can create a patient for another account",
+                            "admin_required", {"user_id": "must be your own id"})
+        get_or_404(User, owner_id, "User")
+    _check_birthday(birthday)
+    _check_unique(owner_id, name, birthday, None)
+    patient = Patient(user_id=owner_id, name=name, gender=gender, birthday=birthday,
+                      phone_number=phone_number)
+    db.session.add(patient)
+    commit()
+    return patient
+
+
+def update_patient(actor: Actor, patient_id: int, changes: dict[str, Any]) -> Patient:
+    """Apply a partial update (name, gender, birthday, phone_number)."""
+    patient = get_patient(actor, patient_id)
+    if "birthday" in changes:
+        _check_birthday(changes["birthday"])
+    if "name" in changes or "birthday" in changes:
+        _check_unique(patient.user_id, changes.get("name", patient.name),
+                      changes.get("birthday", patient.birthday), patient.id)
+    for key in ("name", "gender", "birthday", "phone_number"):
+        if key in changes:
+            setattr(patient, key, changes[key])
+    commit()
+    return patient
+
+
+def delete_patient(actor: Actor, patient_id: int) -> None:
+    """Delete a patient; the database deletes its registrations and frees their slots."""
+    patient = get_patient(actor, patient_id)
+    # The cascade's triggers update the schedules of active bookings: lock those schedules
+    # first (in id order), as every booking does, so that the two cannot deadlock.
+    booked = select(Registration.schedule_id).where(
+        Registration.patient_id == patient.id, Registration.status.in_(ACTIVE_STATUSES))
+    db.session.execute(
+        select(Schedule.id).where(Schedule.id.in_(booked)).order_by(Schedule.id)
+        .with_for_update()
+    )
+    db.session.delete(patient)
+    commit()
+
+
+def list_patients(params: ListParams) -> Page:
+    """Every patient, paged (admins)."""
+    return paginate(db.session, select(Patient), params, SORT_COLUMNS, TIEBREAK)
+
+
+def _matching(pattern: str):
+    return or_(Patient.name.ilike(pattern), Patient.phone_number.ilike(pattern))
+
+
+def search_patients(params: ListParams) -> Page:
+    """Patients whose name or phone number contains the query (admins)."""
+    stmt = select(Patient).where(_matching(like_pattern(params.query or "")))
+    return paginate(db.session, stmt, params, SORT_COLUMNS, TIEBREAK)
+
+
+def list_user_patients(user_id: int, params: ListParams) -> Page:
+    """The patients of one account, paged."""
+    stmt = select(Patient).where(Patient.user_id == user_id)
+    return paginate(db.session, stmt, params, SORT_COLUMNS, TIEBREAK)
+
+
+def search_user_patients(user_id: int, params: ListParams) -> Page:
+    """One account's patients whose name or phone number contains the query."""
+    stmt = select(Patient).where(Patient.user_id == user_id,
+                                 _matching(like_pattern(params.query or "")))
+    return paginate(db.session, stmt, params, SORT_COLUMNS, TIEBREAK)

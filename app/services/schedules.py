@@ -1,0 +1,145 @@
+"""Doctor schedules (排班): create, read, update, delete, list and search."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sqlalchemy import Select, or_, select
+
+from ..extensions import db
+from ..models import Department, Doctor, Schedule
+from ..pagination import ListParams, Page, like_pattern, paginate
+from ..validation import parse_date
+from .common import commit, get_or_404
+from .schedule_rules import check_schedule, guard_active_registrations, not_found
+
+SORT_COLUMNS = {
+    "id": (Schedule.id,),
+    "date": (Schedule.date, Schedule.start_time),
+    "start_time": (Schedule.start_time,),
+    "max_appointments": (Schedule.max_appointments,),
+    "created_at": (Schedule.created_at,),
+    "updated_at": (Schedule.updated_at,),
+}
+FIELDS = ("doctor_id", "department_id", "date", "start_time", "end_time", "max_appointments")
+
+
+@dataclass(frozen=True)
+class ScheduleFilters:
+    """Optional list filters; dates are inclusive."""
+
+    doctor_id: int | None = None
+    department_id: int | None = None
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    available: bool | None = None
+
+
+def _filtered(stmt: Select, filters: ScheduleFilters) -> Select:
+    if filters.doctor_id is not None:
+        stmt = stmt.where(Schedule.doctor_id == filters.doctor_id)
+    if filters.department_id is not None:
+        stmt = stmt.where(Schedule.department_id == filters.department_id)
+    if filters.date_from is not None:
+        stmt = stmt.where(Schedule.date >= filters.date_from)
+    if filters.date_to is not None:
+        stmt = stmt.where(Schedule.date <= filters.date_to)
+    if filters.available is True:
+        stmt = stmt.where(Schedule.available_slots > 0)
+    elif filters.available is False:
+        stmt = stmt.where(Schedule.available_slots <= 0)
+    return stmt
+
+
+def _page(stmt: Select, params: ListParams) -> Page:
+    return paginate(db.session, stmt, params, SORT_COLUMNS, (Schedule.id,))
+
+
+def create_schedule(
+    *, doctor_id: int, department_id: int, date: dt.date, start_time: dt.time,
+    end_time: dt.time, max_appointments: int,
+) -> Schedule:
+    """Create a schedule after checking every rule (the database re-checks overlap)."""
+    values = {"doctor_id": doctor_id, "department_id": department_id, "date": date,
+              "start_time": start_time, "end_time": end_time,
+              "max_appointments": max_appointments}
+    check_schedule(**values)
+    schedule = Schedule(**values)
+    db.session.add(schedule)
+    commit()
+    return schedule
+
+
+def get_schedule(schedule_id: int) -> Schedule:
+    """A schedule by id, or 404."""
+    return get_or_404(Schedule, schedule_id, "Schedule")
+
+
+def update_schedule(schedule_id: int, changes: dict[str, Any]) -> Schedule:
+    """Apply a partial change; every rule is checked on the merged values."""
+    # The row lock orders this against bookings (their trigger updates the row), so the
+    # booked count read here stays true until commit.
+    schedule = db.session.scalar(
+        select(Schedule).where(Schedule.id == schedule_id).with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if schedule is None:
+        raise not_found("Schedule", schedule_id)
+    merged = {key: changes.get(key, getattr(schedule, key)) for key in FIELDS}
+    check_schedule(**merged, booked_count=schedule.booked_count, exclude_id=schedule.id)
+    for key in FIELDS:
+        if key in changes:
+            setattr(schedule, key, changes[key])
+    commit()
+    return schedule
+
+
+def delete_schedule(schedule_id: int, *, force: bool = False) -> None:
+    """Delete a schedule with its registrations; 409 while it holds future bookings."""
+    schedule = db.session.scalar(
+        select(Schedule).where(Schedule.id == schedule_id).with_for_update()
+    )
+    if schedule is None:
+        raise not_found("Schedule", schedule_id)
+    guard_active_registrations(Schedule.id == schedule_id, f"Schedule {schedule_id}", force)
+    db.session.delete(schedule)
+    commit()
+
+
+def list_schedules(params: ListParams, filters: ScheduleFilters | None = None) -> Page:
+    """Schedules matching the filters, paged; available_slots comes in the same statement."""
+    return _page(_filtered(select(Schedule), filters or ScheduleFilters()), params)
+
+
+def list_doctor_schedules(doctor_id: int, params: ListParams,
+                          filters: ScheduleFilters | None = None) -> Page:
+    """A doctor's schedules; 404 for an unknown doctor."""
+    get_or_404(Doctor, doctor_id, "Doctor")
+    return list_schedules(params, replace(filters or ScheduleFilters(), doctor_id=doctor_id))
+
+
+def list_department_schedules(department_id: int, params: ListParams,
+                              filters: ScheduleFilters | None = None) -> Page:
+    """A department's schedules; 404 for an unknown department."""
+    get_or_404(Department, department_id, "Department")
+    return list_schedules(params,
+                          replace(filters or ScheduleFilters(), department_id=department_id))
+
+
+def search_schedules(params: ListParams) -> Page:
+    """Schedules whose doctor or department name contains the query, or on the query's date."""
+    text = params.query or ""
+    pattern = like_pattern(text)
+    conditions = [Doctor.name.ilike(pattern), Department.name.ilike(pattern)]
+    try:
+        conditions.append(Schedule.date == parse_date(text))
+    except ValueError:
+        pass
+    stmt = (
+        select(Schedule)
+        .join(Doctor, Doctor.id == Schedule.doctor_id)
+        .join(Department, Department.id == Schedule.department_id)
+        .where(or_(*conditions))
+    )
+    return _page(stmt, params)

@@ -1,0 +1,278 @@
+"""The benchmark database: create, migrate, seed once, pick ids, mint tokens, verify."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import psycopg2
+
+from bench.paths import ROOT
+
+LARGE_PATIENTS = 100_000
+LARGE_REGISTRATIONS = 1_000_000
+BOOKING_NOTE = "bench-booking"
+TOKEN_LIFETIME = dt.timedelta(hours=6)
+
+
+def libpq_url(url: str) -> str:
+    """A URL libpq understands (drops a SQLAlchemy driver suffix)."""
+    for prefix in ("postgresql+psycopg2://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql://" + url[len(prefix):]
+    return url
+
+
+def connect(url: str, **kwargs):
+    """A psycopg2 connection (autocommit) to `url`; kwargs override DSN parts."""
+    conn = psycopg2.connect(libpq_url(url), **kwargs)
+    conn.autocommit = True
+    return conn
+
+
+def ensure_database(url: str) -> bool:
+    """Create the database named in `url` if it is missing; True when it was created."""
+    name = psycopg2.extensions.parse_dsn(libpq_url(url))["dbname"]
+    conn = connect(url, dbname="postgres")
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+            if cur.fetchone():
+                return False
+            cur.execute(f'CREATE DATABASE "{name}"')
+            return True
+    finally:
+        conn.close()
+
+
+def scalar(url: str, sql: str, params: tuple = ()):
+    """The first column of the first row of `sql`."""
+    conn = connect(url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql, params or None)
+            row = cur.fetchone()
+            return row[0] if row else None
+    finally:
+        conn.close()
+
+
+def rows(url: str, sql: str, params: tuple | dict = ()) -> list[tuple]:
+    """Every row of `sql`."""
+    conn = connect(url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql, params or None)
+            return cur.fetchall()
+    finally:
+        conn.close()
+
+
+def counts(url: str) -> dict[str, int] | None:
+    """Row counts of the main tables, or None when the schema is not there."""
+    try:
+        found = rows(url, """
+            SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM patients),
+                   (SELECT count(*) FROM doctors), (SELECT count(*) FROM departments),
+                   (SELECT count(*) FROM schedules), (SELECT count(*) FROM registrations)
+        """)[0]
+    except psycopg2.errors.UndefinedTable:
+        return None
+    keys = ("users", "patients", "doctors", "departments", "schedules", "registrations")
+    return dict(zip(keys, found, strict=True))
+
+
+def holds_large_data(found: dict[str, int] | None) -> bool:
+    """Whether the counts are those of `seed.py --scale large`."""
+    return bool(found) and found["patients"] >= LARGE_PATIENTS and (
+        found["registrations"] >= LARGE_REGISTRATIONS)
+
+
+def future_schedules_with_room(url: str, timezone: str) -> int:
+    """Schedules after tomorrow (hospital time) that still have a free slot."""
+    tomorrow = dt.datetime.now(ZoneInfo(timezone)).date() + dt.timedelta(days=1)
+    return scalar(url, "SELECT count(*) FROM schedules WHERE date > %s "
+                       "AND booked_count < max_appointments", (tomorrow,)) or 0
+
+
+def migrate(app) -> None:
+    """Apply the migrations (flask db upgrade)."""
+    from flask_migrate import upgrade
+
+    with app.app_context():
+        upgrade()
+
+
+def seed(url: str, scale: str, seed_value: int, env: dict[str, str], log: Path) -> float:
+    """Run seed.py (with --reset) into `url`; returns the seconds it took."""
+    script = ROOT / "seed.py"
+    if not script.exists():
+        raise SystemExit("seed.py is missing: the benchmark needs `seed.py --scale large`.")
+    cmd = [sys.executable, str(script), "--scale", scale, "--seed", str(seed_value), "--reset"]
+    print(f"Seeding: {' '.join(cmd[1:])} (output in {log}) ...", flush=True)
+    started = time.monotonic()
+    with open(log, "wb") as out:
+        done = subprocess.run(cmd, cwd=ROOT, env={**env, "HOSPITAL_NO_VENV": "1"},
+                              stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    if done.returncode != 0:
+        raise SystemExit(f"seed.py failed ({done.returncode}); see {log}:\n"
+                         + log.read_text(errors="replace")[-3000:])
+    conn = connect(url)
+    with conn.cursor() as cur:
+        cur.execute("ANALYZE")
+    conn.close()
+    return time.monotonic() - started
+
+
+@dataclass
+class Picks:
+    """Ids and query strings chosen from the seeded data."""
+
+    doctor_lo: int
+    doctor_hi: int
+    admin_id: int
+    user_ids: list[int]           # regular users with patients (for user-scoped searches)
+    queries: dict[str, str]       # label -> realistic search query
+
+
+def _common_surname(url: str) -> str:
+    spaced = scalar(url, "SELECT count(*) FILTER (WHERE name LIKE '% %') * 2 > count(*) "
+                         "FROM (SELECT name FROM patients LIMIT 2000) s")
+    part = "split_part(name, ' ', 2)" if spaced else "left(name, 1)"
+    return scalar(url, f"SELECT {part} AS s FROM (SELECT name FROM patients LIMIT 20000) p "
+                       f"WHERE {part} <> '' GROUP BY s ORDER BY count(*) DESC LIMIT 1")
+
+
+def pick(url: str) -> Picks:
+    """Choose doctor ids, an admin, users and realistic queries from the data."""
+    lo, hi = rows(url, "SELECT min(id), max(id) FROM doctors")[0]
+    if lo is None:
+        raise SystemExit("The benchmark database has no doctors; seed it first.")
+    admin_id = scalar(url, "SELECT id FROM users WHERE is_admin ORDER BY id LIMIT 1")
+    user_ids = [r[0] for r in rows(url, """
+        SELECT u.id FROM users u WHERE NOT u.is_admin
+           AND EXISTS (SELECT 1 FROM patients p WHERE p.user_id = u.id)
+         ORDER BY random() LIMIT 2000""")]
+    department = scalar(url, """
+        SELECT d.name FROM departments d JOIN schedules s ON s.department_id = d.id
+         GROUP BY d.id ORDER BY count(*) DESC LIMIT 1""")
+    doctor = scalar(url, "SELECT name FROM doctors ORDER BY id LIMIT 1")
+    patient = scalar(url, "SELECT name FROM patients ORDER BY id DESC LIMIT 1")
+    queries = {
+        "common surname": _common_surname(url),
+        "department name": department,
+        "doctor name": doctor,
+        "status": "completed",
+        "a patient's full name": patient,
+        "no match": "zzqxwv",
+    }
+    return Picks(lo, hi, admin_id, user_ids,
+                 {k: v for k, v in queries.items() if v})
+
+
+def mint_tokens(app, user_ids: list[int]) -> dict[int, str]:
+    """Access tokens for these users, signed with the service's JWT_SECRET_KEY."""
+    from flask_jwt_extended import create_access_token
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.models import User
+
+    tokens: dict[int, str] = {}
+    with app.app_context():
+        for start in range(0, len(user_ids), 5000):
+            chunk = user_ids[start:start + 5000]
+            for user in db.session.scalars(select(User).where(User.id.in_(chunk))):
+                tokens[user.id] = create_access_token(identity=user,
+                                                      expires_delta=TOKEN_LIFETIME)
+        db.session.remove()
+    return tokens
+
+
+def booking_plan(url: str, timezone: str, n_schedules: int, n_patients: int,
+                 rng: random.Random) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """Future schedules with free slots (ids, free) and patients (id, user_id) to book with."""
+    tomorrow = dt.datetime.now(ZoneInfo(timezone)).date() + dt.timedelta(days=1)
+    schedules = rows(url, """
+        SELECT id, max_appointments - booked_count FROM schedules
+         WHERE date > %s AND booked_count < max_appointments
+         ORDER BY random() LIMIT %s""", (tomorrow, n_schedules))
+    patients = rows(url, "SELECT id, user_id FROM patients ORDER BY random() LIMIT %s",
+                    (n_patients,))
+    rng.shuffle(schedules)
+    return schedules, patients
+
+
+def write_request_lines(path: Path, lines: list[tuple[str, str, str, str]]) -> None:
+    """A request file for bench.lua's `lines` mode."""
+    with open(path, "w", encoding="utf-8") as out:
+        for method, target, token, body in lines:
+            out.write(f"{method}\t{target}\t{token}\t{body}\n")
+
+
+def booking_files(directory: Path, schedules: list[tuple[int, int]],
+                  patients: list[tuple[int, int]], tokens: dict[int, str], per_file: int,
+                  names: list[str], rng: random.Random) -> dict[str, Path]:
+    """Disjoint (token, patient, schedule) bookings, one file per wrk run.
+
+    Consecutive requests go to different schedules (round robin), each from a random
+    patient, so the load spreads over many schedule rows as real traffic would.
+    """
+    used: set[tuple[int, int]] = set()
+    files: dict[str, Path] = {}
+    cursor = 0
+    for name in names:
+        lines = []
+        while len(lines) < per_file:
+            schedule_id = schedules[cursor % len(schedules)][0]
+            cursor += 1
+            patient_id, user_id = patients[rng.randrange(len(patients))]
+            if (patient_id, schedule_id) in used or user_id not in tokens:
+                continue
+            used.add((patient_id, schedule_id))
+            body = json.dumps({"patient_id": patient_id, "schedule_id": schedule_id,
+                               "notes": BOOKING_NOTE})
+            lines.append(("POST", "/registrations/", tokens[user_id], body))
+        path = directory / f"booking-{name}.tsv"
+        write_request_lines(path, lines)
+        files[name] = path
+    return files
+
+
+def verify_capacity(url: str) -> dict[str, int]:
+    """Overbooked schedules and counter mismatches (booked_count vs active registrations)."""
+    found = rows(url, """
+        WITH active AS (
+            SELECT schedule_id, count(*) AS n FROM registrations
+             WHERE status IN ('scheduled', 'completed') GROUP BY schedule_id)
+        SELECT count(*) FILTER (WHERE s.booked_count > s.max_appointments),
+               count(*) FILTER (WHERE coalesce(a.n, 0) > s.max_appointments),
+               count(*) FILTER (WHERE s.booked_count <> coalesce(a.n, 0)),
+               count(*)
+          FROM schedules s LEFT JOIN active a ON a.schedule_id = s.id""")[0]
+    return {"overbooked_counter": found[0], "overbooked_rows": found[1],
+            "counter_mismatch": found[2], "schedules_checked": found[3]}
+
+
+def booked_by_bench(url: str, since_id: int) -> int:
+    """Registrations the booking runs created."""
+    return scalar(url, "SELECT count(*) FROM registrations WHERE id > %s AND notes = %s",
+                  (since_id, BOOKING_NOTE))
+
+
+def remove_bench_bookings(url: str, since_id: int) -> int:
+    """Delete the registrations the booking runs created (the triggers release the slots)."""
+    conn = connect(url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("DELETE FROM registrations WHERE id > %s AND notes = %s",
+                        (since_id, BOOKING_NOTE))
+            return cur.rowcount
+    finally:
+        conn.close()

@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""Fill the database with realistic demo data (医院挂号 departments, doctors, schedules, ...).
+
+    python seed.py                        # small: ~10 departments, 24 doctors, 50 users
+    python seed.py --scale large          # >= 100,000 patients, >= 1,000,000 registrations
+    python seed.py --seed 7 --days 21 --past-days 7
+    python seed.py --reset                # replace what is there (admins are kept)
+    python seed.py --append               # add another batch next to existing data
+
+It uses the app's database settings (DATABASE_URL, or the embedded PostgreSQL when unset) and
+applies the migrations first. Everything is written in one transaction with COPY; the booking
+trigger is bypassed during the load and schedules.booked_count / last_queue_number are then
+computed from the rows in one statement, so every booking rule holds (capacity, one active
+registration per patient and schedule, queue numbers 1..n in booking order, statuses that
+match the clock: past sessions completed / no_show / cancelled, future ones scheduled /
+cancelled).
+
+Options:
+  --scale small|large   how much data (default small)
+  --seed N              the same N on the same starting database writes the same rows
+                        (default 42); dates are relative to today, so pass --now as well to
+                        reproduce a run on another day
+  --days N              schedules for today and the next N-1 days (default 14)
+  --past-days N         and for the N days before today (default 14)
+  --now ISO-DATETIME    pretend it is this moment (hospital wall-clock time unless an offset
+                        is given); statuses are decided against it
+  --password PW         the password of every seeded user (default "seed-password"); it is
+                        hashed ONCE and the hash, printed at the end, is shared by all of them
+  --reset               empty every table first. Admin accounts are KEPT (same ids, passwords
+                        and tokens), so you can still log in; their patients and bookings go
+                        with the rest, and any doctor link they had is cleared. When no admin
+                        exists, the app creates one on its next start (ADMIN_BOOTSTRAP).
+  --append              add a new batch (new doctors, schedules, users, patients and
+                        registrations; departments are reused by name) next to existing data.
+
+Without --reset or --append it refuses (exit status 2) to touch a database that already holds
+departments, doctors, schedules, patients or registrations. Existing user accounts alone
+(e.g. the bootstrap admin) are fine: seeded usernames and phone numbers avoid them.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+
+import devenv
+
+
+def day_count(minimum: int):
+    """An argparse type: a whole number of days from `minimum` to 366."""
+    def parse(value: str) -> int:
+        if not value.isdigit() or not minimum <= int(value) <= 366:
+            raise argparse.ArgumentTypeError(f"must be a whole number from {minimum} to 366")
+        return int(value)
+    return parse
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line."""
+    parser = argparse.ArgumentParser(description="Fill the database with realistic demo data.")
+    parser.add_argument("--scale", choices=("small", "large"), default="small")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--days", type=day_count(1), default=14, metavar="N",
+                        help="days from today on (default 14)")
+    parser.add_argument("--past-days", type=day_count(0), default=14, metavar="N",
+                        help="days before today (default 14)")
+    parser.add_argument("--now", type=dt.datetime.fromisoformat, default=None,
+                        help="pretend it is this moment, e.g. 2026-03-02T10:30")
+    parser.add_argument("--password", default=None,
+                        help='password of every seeded user (default "seed-password")')
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--reset", action="store_true", help="empty the tables first (keeps admins)")
+    mode.add_argument("--append", action="store_true", help="add to the existing data")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the seeder; the exit status."""
+    args = parse_args(argv)
+    from flask_migrate import upgrade
+
+    from app import create_app
+    from app.seeding import DEFAULT_PASSWORD, SeedOptions, SeedRefused, seed_database
+
+    app = create_app({"SCHEDULER_ENABLED": False, "ADMIN_BOOTSTRAP": False})
+    options = SeedOptions(scale=args.scale, seed=args.seed, days=args.days,
+                          past_days=args.past_days, reset=args.reset, append=args.append,
+                          now=args.now, password=args.password or DEFAULT_PASSWORD)
+    with app.app_context():
+        upgrade()
+        try:
+            report = seed_database(options)
+        except SeedRefused as exc:
+            print(f"seed.py: {exc}", file=sys.stderr)
+            return 2
+    print(f"Seeded ({options.scale}, seed {options.seed}) in {report.seconds:.1f}s:")
+    for table, count in report.counts.items():
+        print(f"  {table:<14} {count:>10,}")
+    if report.kept_admins:
+        print(f"  kept {report.kept_admins} admin account(s)")
+    print(f"Every seeded user's password: {report.password}")
+    print(f"Its hash (shared by all of them): {report.password_hash}")
+    return 0
+
+
+if __name__ == "__main__":
+    devenv.ensure_venv()
+    sys.exit(main())

@@ -1,0 +1,161 @@
+"""Settings per environment: production secrets, password hashing, refusal to start."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app.config import PRODUCTION_REQUIRED, ConfigError, load_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+PRODUCTION_ENV = {
+    "DATABASE_URL": "postgresql://hospital:secret@db.invalid:5432/hospital",
+    "SECRET_KEY": "prod-secret-key",
+    "JWT_SECRET_KEY": "prod-jwt-secret-key-that-is-long-enough-for-hs256",
+}
+
+
+@pytest.fixture()
+def production_env(monkeypatch):
+    for name, value in PRODUCTION_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("APP_ENV", "production")
+    return monkeypatch
+
+
+def test_production_settings_come_from_the_environment(production_env):
+    settings = load_settings("production")
+    assert settings["ENV_NAME"] == "production"
+    for name, value in PRODUCTION_ENV.items():
+        assert settings[name] == value
+    assert settings["TESTING"] is False
+    assert settings["DEBUG"] is False
+    assert settings["ADMIN_PASSWORD"] is None
+
+
+def test_production_hashes_passwords_with_scrypt(production_env):
+    settings = load_settings("production")
+    assert settings["PASSWORD_HASH_METHOD"] == "scrypt"
+    hashed = generate_password_hash("password123", method=settings["PASSWORD_HASH_METHOD"])
+    assert hashed.startswith("scrypt:")
+    assert check_password_hash(hashed, "password123")
+    assert not check_password_hash(hashed, "password124")
+
+
+def test_development_also_hashes_with_scrypt(monkeypatch):
+    monkeypatch.delenv("PASSWORD_HASH_METHOD", raising=False)
+    assert load_settings("development")["PASSWORD_HASH_METHOD"] == "scrypt"
+
+
+@pytest.mark.parametrize("missing", PRODUCTION_REQUIRED)
+@pytest.mark.parametrize("how", ["unset", "empty"])
+def test_production_refuses_settings_without_each_secret(production_env, missing, how):
+    if how == "unset":
+        production_env.delenv(missing)
+    else:
+        production_env.setenv(missing, "")
+    with pytest.raises(ConfigError, match=missing):
+        load_settings("production")
+
+
+def test_production_names_every_missing_setting(production_env):
+    for name in PRODUCTION_REQUIRED:
+        production_env.delenv(name)
+    with pytest.raises(ConfigError) as info:
+        load_settings("production")
+    for name in PRODUCTION_REQUIRED:
+        assert name in str(info.value)
+
+
+def test_development_has_fallback_secrets_but_production_does_not(monkeypatch):
+    for name in PRODUCTION_REQUIRED:
+        monkeypatch.delenv(name, raising=False)
+    dev = load_settings("development")
+    assert dev["SECRET_KEY"] and dev["JWT_SECRET_KEY"]
+    with pytest.raises(ConfigError):
+        load_settings("production")
+
+
+def test_token_lifetimes_come_from_the_environment(production_env):
+    production_env.setenv("JWT_ACCESS_TOKEN_EXPIRES", "60")
+    production_env.setenv("JWT_REFRESH_TOKEN_EXPIRES", "3600")
+    settings = load_settings("production")
+    assert settings["JWT_ACCESS_TOKEN_EXPIRES"] == dt.timedelta(seconds=60)
+    assert settings["JWT_REFRESH_TOKEN_EXPIRES"] == dt.timedelta(hours=1)
+
+
+def test_token_lifetime_defaults(production_env):
+    production_env.delenv("JWT_ACCESS_TOKEN_EXPIRES", raising=False)
+    production_env.delenv("JWT_REFRESH_TOKEN_EXPIRES", raising=False)
+    settings = load_settings("production")
+    assert settings["JWT_ACCESS_TOKEN_EXPIRES"] == dt.timedelta(minutes=15)
+    assert settings["JWT_REFRESH_TOKEN_EXPIRES"] == dt.timedelta(days=30)
+    assert settings["MAX_CONTENT_LENGTH"] == 64 * 1024
+
+
+def test_bad_integer_setting_is_named(production_env):
+    production_env.setenv("DB_POOL_SIZE", "ten")
+    with pytest.raises(ConfigError, match="DB_POOL_SIZE"):
+        load_settings("production")
+
+
+def test_unknown_environment_is_refused():
+    with pytest.raises(ConfigError, match="APP_ENV"):
+        load_settings("staging")
+
+
+def test_cors_origins_are_a_list(production_env):
+    production_env.setenv("CORS_ORIGINS", "https://a.example, https://b.example")
+    assert load_settings("production")["CORS_ORIGINS"] == ["https://a.example",
+                                                           "https://b.example"]
+
+
+# --- starting the process -------------------------------------------------------------------
+
+def start_app(env_overrides: dict[str, str]) -> subprocess.CompletedProcess:
+    """Run create_app() in a fresh interpreter with APP_ENV=production."""
+    env = {key: value for key, value in os.environ.items()
+           if key not in PRODUCTION_ENV and not key.startswith(("ADMIN_", "TEST_"))}
+    env.update(PRODUCTION_ENV)
+    # No database is reachable here and none is needed: nothing may connect at start.
+    env.update(APP_ENV="production", ADMIN_BOOTSTRAP="0", SCHEDULER_ENABLED="0",
+               PYTHONPATH=str(ROOT))
+    env.update(env_overrides)
+    return subprocess.run(
+        [sys.executable, "-c", "from app import create_app; create_app()"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )
+
+
+def test_production_starts_with_every_setting():
+    result = start_app({})
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("missing", PRODUCTION_REQUIRED)
+def test_production_refuses_to_start_without_each_setting(missing):
+    # Empty rather than unset, so that a developer's .env cannot fill it in.
+    result = start_app({missing: ""})
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines, result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(lines) == 1, result.stderr
+    assert missing in lines[0]
+    assert lines[0].startswith("Configuration error:")
+    named = set(re.findall(r"\b[A-Z_]+_(?:URL|KEY)\b", lines[0]))
+    assert named == {missing}
+
+
+def test_production_start_names_every_missing_setting():
+    result = start_app({name: "" for name in PRODUCTION_REQUIRED})
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    for name in PRODUCTION_REQUIRED:
+        assert name in result.stderr

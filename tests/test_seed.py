@@ -1,0 +1,261 @@
+"""seed.py: the small scale obeys every booking rule, is deterministic and never mixes data."""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import text
+from werkzeug.security import check_password_hash
+
+from app.extensions import db
+from app.seeding import SeedOptions, SeedRefused, loader, runner, seed_database
+from app.seeding.texts import DEPARTMENTS
+
+ROOT = Path(__file__).resolve().parent.parent
+# A Wednesday, 10:30 at the hospital: the morning sessions of "today" are under way.
+NOW = dt.datetime(2030, 6, 5, 10, 30)
+ID_TABLES = ("departments", "doctors", "schedules", "users", "patients", "registrations")
+TABLES = ("departments", "doctors", "affiliations", "schedules", "users", "patients",
+          "registrations")
+
+# Each query returns the rows that break its rule (none expected).
+RULES = {
+    "capacity: active registrations never above max_appointments": """
+        SELECT s.id FROM schedules s JOIN registrations r ON r.schedule_id = s.id
+         GROUP BY s.id
+        HAVING count(*) FILTER (WHERE r.status IN ('scheduled', 'completed'))
+               > max(s.max_appointments)
+            -- no-shows held a slot when they booked, too
+            OR count(*) FILTER (WHERE r.status <> 'cancelled') > max(s.max_appointments)""",
+    "one active registration per patient per schedule": """
+        SELECT patient_id, schedule_id FROM registrations
+         WHERE status IN ('scheduled', 'completed')
+         GROUP BY patient_id, schedule_id HAVING count(*) > 1""",
+    "booked_count equals the active registrations": """
+        SELECT s.id FROM schedules s LEFT JOIN registrations r ON r.schedule_id = s.id
+         GROUP BY s.id
+        HAVING max(s.booked_count)
+               <> count(r.id) FILTER (WHERE r.status IN ('scheduled', 'completed'))""",
+    "last_queue_number equals the largest queue number": """
+        SELECT s.id FROM schedules s LEFT JOIN registrations r ON r.schedule_id = s.id
+         GROUP BY s.id HAVING max(s.last_queue_number) <> COALESCE(max(r.queue_number), 0)""",
+    "queue numbers are 1..n without gaps or repeats": """
+        SELECT schedule_id FROM registrations GROUP BY schedule_id
+        HAVING min(queue_number) <> 1 OR max(queue_number) <> count(*)
+            OR count(DISTINCT queue_number) <> count(*)""",
+    "queue numbers follow booking order": """
+        SELECT id FROM (SELECT id, created_at, lag(created_at) OVER (
+                               PARTITION BY schedule_id ORDER BY queue_number) AS before
+                          FROM registrations) ordered
+         WHERE created_at < before""",
+    "a doctor's schedules never overlap": """
+        SELECT a.id, b.id FROM schedules a JOIN schedules b
+            ON a.doctor_id = b.doctor_id AND a.date = b.date AND a.id < b.id
+           AND a.start_time < b.end_time AND b.start_time < a.end_time""",
+    "schedules are half-day sessions": """
+        SELECT id FROM schedules
+         WHERE (start_time, end_time) NOT IN (('08:00', '12:00'), ('14:00', '17:30'))""",
+    "doctors work only in their departments": """
+        SELECT s.id FROM schedules s LEFT JOIN affiliations a
+            ON a.doctor_id = s.doctor_id AND a.department_id = s.department_id
+         WHERE a.doctor_id IS NULL""",
+    "1-3 departments per doctor": """
+        SELECT d.id FROM doctors d LEFT JOIN affiliations a ON a.doctor_id = d.id
+         GROUP BY d.id HAVING count(a.department_id) NOT BETWEEN 1 AND 3""",
+    "1-4 patients per seeded user": """
+        SELECT u.id FROM users u LEFT JOIN patients p ON p.user_id = u.id
+         WHERE NOT u.is_admin GROUP BY u.id HAVING count(p.id) NOT BETWEEN 1 AND 4""",
+    "ended sessions hold no scheduled registration": """
+        SELECT r.id FROM registrations r JOIN schedules s ON s.id = r.schedule_id
+         WHERE s.date + s.end_time <= :now AND r.status = 'scheduled'""",
+    "sessions not yet started are only scheduled or cancelled": """
+        SELECT r.id FROM registrations r JOIN schedules s ON s.id = r.schedule_id
+         WHERE s.date + s.start_time > :now AND r.status NOT IN ('scheduled', 'cancelled')""",
+    "no-shows only after the session": """
+        SELECT r.id FROM registrations r JOIN schedules s ON s.id = r.schedule_id
+         WHERE r.status = 'no_show' AND s.date + s.end_time > :now""",
+    "bookings made before the session and in the past": """
+        SELECT r.id FROM registrations r JOIN schedules s ON s.id = r.schedule_id
+         WHERE r.created_at > (s.date + s.start_time) AT TIME ZONE :tz
+            OR r.created_at > :now_utc OR r.updated_at < r.created_at
+            OR r.updated_at > :now_utc""",
+    "儿科 sees children only": """
+        SELECT r.id FROM registrations r JOIN schedules s ON s.id = r.schedule_id
+          JOIN departments d ON d.id = s.department_id JOIN patients p ON p.id = r.patient_id
+         WHERE d.name = '儿科' AND p.birthday <= CAST(:now AS date) - interval '15 years'""",
+}
+
+
+def seed(**options):
+    """Run the seeder in this process (small scale, fixed clock unless overridden)."""
+    options = {"scale": "small", "seed": 7, "now": NOW, **options}
+    db.session.rollback()  # a reset must not wait for this session's read locks
+    return seed_database(SeedOptions(**options), stream=io.StringIO())
+
+
+def scalar(sql: str, **params):
+    return db.session.execute(text(sql), params).scalar()
+
+
+def broken_rules(app, now: dt.datetime = NOW) -> dict[str, list]:
+    tz = app.config["HOSPITAL_TIMEZONE"]
+    params = {"now": now, "tz": tz, "now_utc": now.replace(tzinfo=ZoneInfo(tz))}
+    broken = {}
+    for rule, sql in RULES.items():
+        rows = db.session.execute(text(sql), params).all()
+        if rows:
+            broken[rule] = rows[:5]
+    for table in ID_TABLES:
+        sequence = scalar("SELECT pg_get_serial_sequence(:t, 'id')", t=table)
+        last = scalar(f"SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM {sequence}")
+        if last < scalar(f"SELECT COALESCE(max(id), 0) FROM {table}"):
+            broken.setdefault("id sequences continue after the seeded ids", []).append(table)
+    db.session.rollback()
+    return broken
+
+
+def fingerprint() -> dict[str, str]:
+    """md5 of every row of every seeded table, in id order."""
+    result = {}
+    for table in TABLES:
+        order = "doctor_id, department_id" if table == "affiliations" else "id"
+        result[table] = scalar(f"SELECT md5(string_agg(t::text, '|' ORDER BY {order})) "
+                               f"FROM {table} t")
+    return result
+
+
+def counts() -> dict[str, int]:
+    return {table: scalar(f"SELECT count(*) FROM {table}") for table in TABLES}
+
+
+def index_definitions() -> list[str]:
+    return db.session.execute(text(
+        "SELECT indexdef FROM pg_indexes WHERE tablename = 'registrations' ORDER BY 1")
+    ).scalars().all()
+
+
+@pytest.mark.parametrize("superuser, rebuild_indexes", [(True, False), (False, True)],
+                         ids=["replica-role", "trigger-disabled-and-index-rebuild"])
+def test_small_seed_obeys_every_rule(app, committing_db, monkeypatch, superuser,
+                                     rebuild_indexes):
+    monkeypatch.setattr(loader, "is_superuser", lambda cur: superuser)
+    if rebuild_indexes:
+        monkeypatch.setattr(runner, "REBUILD_INDEXES_FROM", 1)
+    indexes = index_definitions()
+    report = seed()
+    assert report.load_mode == ("replica" if superuser else "trigger")
+    assert broken_rules(app) == {}
+    # The schema is as the migration left it: trigger enabled, every index back.
+    assert scalar("SELECT tgenabled FROM pg_trigger WHERE tgname = 'registrations_book'") == "O"
+    assert index_definitions() == indexes
+    assert len(indexes) == 5
+    sizes = counts()
+    assert sizes["departments"] == 10
+    assert sizes["doctors"] == 24
+    assert sizes["users"] == 50
+    assert 50 <= sizes["patients"] <= 200
+    assert 300 <= sizes["registrations"] < 1000
+    assert report.counts == sizes
+    statuses = dict(db.session.execute(text(
+        "SELECT status, count(*) FROM registrations GROUP BY status")).all())
+    assert set(statuses) == {"scheduled", "completed", "cancelled", "no_show"}
+    known = {name for name, _, _ in DEPARTMENTS}
+    names = db.session.execute(text("SELECT name, description FROM departments")).all()
+    assert {name for name, _ in names} <= known
+    assert all(re.fullmatch(r"[\u4e00-\u9fff]{2,4}", name) for name, in
+               db.session.execute(text("SELECT name FROM doctors")))
+    assert scalar("SELECT count(DISTINCT phone_number) FROM doctors") == 24
+    assert scalar("SELECT count(*) FROM doctors WHERE email !~ '^[a-z]+[0-9]+@'") == 0
+
+
+def test_seeded_users_share_one_hash_of_the_seed_password(app, committing_db):
+    report = seed(password="another-password")
+    hashes = db.session.execute(text("SELECT DISTINCT password_hash FROM users")).scalars().all()
+    assert hashes == [report.password_hash]
+    assert check_password_hash(hashes[0], "another-password")
+    assert not check_password_hash(hashes[0], "seed-password")
+
+
+def test_same_seed_same_rows_other_seed_other_rows(app, committing_db):
+    seed()
+    first = fingerprint()
+    seed(reset=True)
+    assert fingerprint() == first
+    seed(reset=True, seed=8)
+    other = fingerprint()
+    assert all(other[table] != first[table] for table in TABLES)
+
+
+def test_refuses_to_mix_with_existing_data(app, committing_db):
+    seed()
+    before = fingerprint()
+    with pytest.raises(SeedRefused, match="--reset"):
+        seed(seed=9)
+    assert fingerprint() == before
+
+
+def test_existing_accounts_alone_are_no_reason_to_refuse(app, committing_db):
+    admin = committing_db.admin(username="seed", phone_number="13800138000")
+    seed()
+    assert broken_rules(app) == {}
+    assert scalar("SELECT count(*) FROM users WHERE lower(username) = 'seed'") == 1
+    assert scalar("SELECT count(*) FROM users WHERE phone_number = '13800138000'") == 1
+    assert scalar("SELECT min(id) FROM users WHERE NOT is_admin") > admin.id
+
+
+def test_reset_keeps_admins_and_replaces_the_rest(app, committing_db):
+    admin = committing_db.admin()
+    admin_id, admin_hash = admin.id, admin.password_hash
+    seed()
+    seed(reset=True, seed=11)
+    assert broken_rules(app) == {}
+    assert counts()["departments"] == 10
+    kept = db.session.execute(text(
+        "SELECT id, password_hash FROM users WHERE is_admin")).all()
+    assert kept == [(admin_id, admin_hash)]
+    # The next account the API creates continues after the seeded ones.
+    last_id = scalar("SELECT max(id) FROM users")
+    db.session.rollback()
+    assert committing_db.user().id == last_id + 1
+
+
+def test_append_adds_a_batch_that_obeys_the_rules(app, committing_db):
+    seed()
+    before = counts()
+    seed(append=True, seed=12)
+    after = counts()
+    assert broken_rules(app) == {}
+    assert after["doctors"] == 2 * before["doctors"]
+    assert after["users"] == 2 * before["users"]
+    assert after["registrations"] > before["registrations"]
+    assert scalar("SELECT count(*) - count(DISTINCT name) FROM departments") == 0
+
+
+def run_cli(test_database, *args):
+    env = {**os.environ, "APP_ENV": "development", "DATABASE_URL": test_database.url,
+           "HOSPITAL_NO_VENV": "1", "SCHEDULER_ENABLED": "false", "ADMIN_BOOTSTRAP": "false"}
+    return subprocess.run([sys.executable, "seed.py", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_command_line_seeds_then_refuses(app, committing_db, test_database):
+    args = ("--scale", "small", "--seed", "3", "--now", "2030-06-05T15:00")
+    first = run_cli(test_database, *args)
+    assert first.returncode == 0, first.stderr
+    assert "registrations" in first.stdout
+    assert "seed-password" in first.stdout
+    seeded = counts()
+    assert seeded["doctors"] == 24
+    assert broken_rules(app, dt.datetime(2030, 6, 5, 15, 0)) == {}
+
+    second = run_cli(test_database, *args)
+    assert second.returncode == 2
+    assert "already holds data" in second.stderr
+    assert counts() == seeded
