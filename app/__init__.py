@@ -122,7 +122,7 @@ def init_extensions(app: Flask) -> None:
     cors.init_app(
         app,
         origins=app.config["CORS_ORIGINS"],
-        expose_headers=["ETag", "Retry-After", "X-Request-ID"],
+        expose_headers=["ETag", "Retry-After", "X-Request-ID", "Idempotent-Replayed"],
         allow_headers=["Authorization", "Content-Type", "If-None-Match", "Idempotency-Key",
                        "X-Request-ID"],
     )

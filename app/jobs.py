@@ -15,13 +15,15 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask
 from flask.helpers import get_debug_flag
-from sqlalchemy import func, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from werkzeug.serving import is_running_from_reloader
 
 from .config import ConfigError
 from .extensions import db
 from .models import JobRun, Registration, Schedule
+from .services.common import lock_schedules_of
+from .services.idempotency import purge_expired_keys
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,10 @@ def mark_no_shows(now: dt.datetime, grace_minutes: int, tz: ZoneInfo) -> int:
     # Compare in the hospital's wall-clock time, where schedules live: an index on
     # schedules.date can then narrow the scan to past dates.
     cutoff = (now - dt.timedelta(minutes=grace_minutes)).astimezone(tz).replace(tzinfo=None)
+    ended = select(Schedule.id).where(Schedule.date <= cutoff.date(),
+                                      Schedule.date + Schedule.end_time < cutoff)
+    # Same lock order as bookings and cancellations: schedules first, then registrations.
+    lock_schedules_of(Registration.schedule_id.in_(ended))
     stmt = (update(Registration)
             .where(Registration.schedule_id == Schedule.id,
                    Registration.status == "scheduled",
@@ -82,6 +88,9 @@ def run_no_show_job(app: Flask, now: dt.datetime | None = None) -> int | None:
                 return None
             changed = mark_no_shows(now, config["NO_SHOW_GRACE_MINUTES"],
                                     ZoneInfo(config["HOSPITAL_TIMEZONE"]))
+            # Housekeeping that also needs doing once per period: replayable booking
+            # responses are kept 24 hours.
+            purged = purge_expired_keys()
             db.session.execute(update(JobRun)
                                .where(JobRun.job_name == NO_SHOW_JOB,
                                       JobRun.period_start == start)
@@ -90,7 +99,8 @@ def run_no_show_job(app: Flask, now: dt.datetime | None = None) -> int | None:
         except Exception:
             db.session.rollback()
             raise
-    log.info("no-show job: marked %d registrations no_show", changed)
+    log.info("no-show job: marked %d registrations no_show; purged %d idempotency keys",
+             changed, purged)
     return changed
 
 

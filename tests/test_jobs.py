@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from app import create_app
 from app.extensions import db
 from app.jobs import NO_SHOW_JOB, period_start, run_no_show_job
-from app.models import JobRun, Registration, Schedule
+from app.models import IdempotencyKey, JobRun, Registration, Schedule
 
 ROOT = Path(__file__).resolve().parent.parent
 # 20:00 in Asia/Shanghai (the default HOSPITAL_TIMEZONE).
@@ -119,6 +119,17 @@ def test_nothing_overdue_still_claims_the_period(app, factory):
     factory.schedule(date=TODAY + dt.timedelta(days=2))
     assert run_no_show_job(app, now=NOW) == 0
     assert db.session.scalars(select(JobRun.affected_rows)).one() == 0
+
+
+def test_the_run_purges_day_old_idempotency_keys(app, factory):
+    user = factory.user()
+    for key, age in (("old", dt.timedelta(hours=25)), ("fresh", dt.timedelta(hours=23))):
+        db.session.add(IdempotencyKey(user_id=user.id, key=key, request_hash="x" * 64,
+                                      status_code=201, response_body={},
+                                      created_at=dt.datetime.now(dt.UTC) - age))
+    db.session.commit()
+    assert run_no_show_job(app, now=NOW) == 0
+    assert db.session.scalars(select(IdempotencyKey.key)).all() == ["fresh"]
 
 
 def test_period_start_floors_to_the_interval():

@@ -36,3 +36,22 @@ def flush() -> None:
     except IntegrityError as exc:
         db.session.rollback()
         raise integrity_to_api_error(exc) from None
+
+
+def lock_schedules_of(registration_filter) -> None:
+    """Lock (in id order) the schedules of the active registrations matching a filter.
+
+    Deleting or restatusing registrations makes the database triggers update their schedules.
+    Every booking locks its schedule row first, so any bulk change takes the same locks in
+    the same (id) order before touching registrations: the two can then never deadlock.
+    """
+    from sqlalchemy import select
+
+    from ..models import ACTIVE_STATUSES, Registration, Schedule
+
+    booked = select(Registration.schedule_id).where(
+        registration_filter, Registration.status.in_(ACTIVE_STATUSES))
+    db.session.execute(
+        select(Schedule.id).where(Schedule.id.in_(booked)).order_by(Schedule.id)
+        .with_for_update()
+    )

@@ -84,7 +84,6 @@ def store_response(user_id: int, key: str, status: int, body: Any) -> None:
 
 
 def purge_expired_keys() -> int:
-    """Delete entries older than KEY_TTL; returns how many."""
+    """Delete entries older than KEY_TTL; returns how many (the caller commits)."""
     result = db.session.execute(delete(keys).where(keys.c.created_at < func.now() - KEY_TTL))
-    db.session.commit()
     return result.rowcount or 0

@@ -9,9 +9,9 @@ from sqlalchemy import or_, select
 from ..actor import Actor
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..extensions import db
-from ..models import ACTIVE_STATUSES, Patient, Registration, Schedule, User
+from ..models import Patient, Registration, User
 from ..pagination import ListParams, Page, like_pattern, paginate
-from .common import commit, get_or_404
+from .common import commit, get_or_404, lock_schedules_of
 from .schedule_rules import hospital_today
 
 SORT_COLUMNS = {
@@ -91,14 +91,7 @@ def update_patient(actor: Actor, patient_id: int, changes: dict[str, Any]) -> Pa
 def delete_patient(actor: Actor, patient_id: int) -> None:
     """Delete a patient; the database deletes its registrations and frees their slots."""
     patient = get_patient(actor, patient_id)
-    # The cascade's triggers update the schedules of active bookings: lock those schedules
-    # first (in id order), as every booking does, so that the two cannot deadlock.
-    booked = select(Registration.schedule_id).where(
-        Registration.patient_id == patient.id, Registration.status.in_(ACTIVE_STATUSES))
-    db.session.execute(
-        select(Schedule.id).where(Schedule.id.in_(booked)).order_by(Schedule.id)
-        .with_for_update()
-    )
+    lock_schedules_of(Registration.patient_id == patient.id)
     db.session.delete(patient)
     commit()
 

@@ -10,9 +10,9 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from ..actor import Actor
 from ..errors import Conflict, Forbidden, Unauthorized, ValidationFailed
 from ..extensions import db
-from ..models import User
+from ..models import Patient, Registration, User
 from ..pagination import ListParams, Page, like_pattern, paginate
-from .common import commit, get_or_404
+from .common import commit, get_or_404, lock_schedules_of
 
 SORT_COLUMNS = {
     "id": (User.id,),
@@ -122,6 +122,8 @@ def delete_user(user_id: int) -> None:
     """Delete an account with its patients and registrations (not the last admin)."""
     user = get_user(user_id)
     _ensure_not_last_admin(user, "delete")
+    lock_schedules_of(Registration.patient_id.in_(
+        select(Patient.id).where(Patient.user_id == user.id)))
     db.session.delete(user)
     commit()
 
