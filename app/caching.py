@@ -48,7 +48,7 @@ def init_caching(app: Flask) -> None:
     if app.config.get("REDIS_URL"):
         app.config.setdefault("CACHE_TYPE", "RedisCache")
         app.config.setdefault("CACHE_REDIS_URL", app.config["REDIS_URL"])
-        app.config.setdefault("CACHE_KEY_PREFIX", "hospital-cache:")
+        app.config.setdefault("CACHE_KEY_PREFIX", f"{app.config['REDIS_KEY_PREFIX']}-cache:")
     else:
         app.config.setdefault("CACHE_TYPE", "SimpleCache")
         app.config.setdefault("CACHE_THRESHOLD", 5000)

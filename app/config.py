@@ -67,6 +67,8 @@ def base_settings() -> dict[str, Any]:
         "ADMIN_PHONE": _str("ADMIN_PHONE", "10000000000"),
         "ADMIN_BOOTSTRAP": _bool("ADMIN_BOOTSTRAP", True),
         "REDIS_URL": _str("REDIS_URL"),
+        # Namespaces this deployment's keys in a shared Redis (rate limits and cache).
+        "REDIS_KEY_PREFIX": _str("REDIS_KEY_PREFIX", "hospital"),
         "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", True),
         "RATELIMIT_LOGIN": _str("RATELIMIT_LOGIN", "10 per minute"),
         "RATELIMIT_REGISTER": _str("RATELIMIT_REGISTER", "30 per hour"),

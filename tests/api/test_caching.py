@@ -1,0 +1,173 @@
+"""ETags, 304s and the catalogue cache: a read after any write never shows stale data."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from app.extensions import db
+from app.jobs import run_no_show_job
+
+
+@pytest.fixture()
+def world(factory):
+    admin = factory.admin()
+    owner = factory.user()
+    doctor = factory.doctor(name="王医生")
+    department = factory.department(name="眼科")
+    schedule = factory.schedule(doctor, department, max_appointments=3)
+    patient = factory.patient(owner)
+    return {
+        "admin": factory.headers(admin), "owner": factory.headers(owner), "owner_id": owner.id,
+        "doctor": doctor.id, "department": department.id, "schedule": schedule.id,
+        "patient": patient.id,
+    }
+
+
+def read_twice(client, path, headers):
+    """GET twice; the second answer must come from the cache (else the test proves nothing)."""
+    first = client.get(path, headers=headers)
+    assert first.status_code == 200, first.get_json()
+    second = client.get(path, headers=headers)
+    assert second.status_code == 200
+    assert second.headers.get("X-Cache") == "hit", path
+    assert second.get_json() == first.get_json()
+    return second.get_json()
+
+
+def test_etag_and_if_none_match(client, world):
+    path = f"/departments/{world['department']}"
+    first = client.get(path, headers=world["owner"])
+    etag = first.headers["ETag"]
+    assert etag
+    not_modified = client.get(path, headers={**world["owner"], "If-None-Match": etag})
+    assert not_modified.status_code == 304
+    assert not_modified.get_data() == b""
+    assert not_modified.headers["ETag"] == etag
+
+    updated = client.put(path, json={"description": "新的介绍"}, headers=world["admin"])
+    assert updated.status_code == 200
+    changed = client.get(path, headers={**world["owner"], "If-None-Match": etag})
+    assert changed.status_code == 200
+    assert changed.get_json()["description"] == "新的介绍"
+    assert changed.headers["ETag"] != etag
+
+
+def test_etag_on_lists_and_non_catalogue_reads(client, world):
+    listing = client.get("/schedules/?per_page=5", headers=world["owner"])
+    assert listing.status_code == 200 and listing.headers.get("ETag")
+    again = client.get("/schedules/?per_page=5",
+                       headers={**world["owner"], "If-None-Match": listing.headers["ETag"]})
+    assert again.status_code == 304
+    me = client.get("/users/me", headers=world["owner"])
+    assert me.headers.get("ETag") and "X-Cache" not in me.headers
+
+
+def test_cached_reads_still_need_a_token(client, world):
+    read_twice(client, "/departments/", world["owner"])
+    response = client.get("/departments/")
+    assert response.status_code == 401
+    assert response.get_json()["code"] == "invalid_token"
+
+
+def slots(client, world) -> int:
+    return client.get(f"/schedules/{world['schedule']}", headers=world["owner"]).get_json()[
+        "available_slots"]
+
+
+def test_booking_and_cancelling_change_cached_available_slots(client, world):
+    path = f"/schedules/{world['schedule']}"
+    assert read_twice(client, path, world["owner"])["available_slots"] == 3
+    listing = read_twice(client, "/schedules/?available=true", world["owner"])
+    assert listing["count"] == 1
+
+    booked = client.post("/registrations/", headers=world["owner"],
+                         json={"patient_id": world["patient"], "schedule_id": world["schedule"]})
+    assert booked.status_code == 201, booked.get_json()
+    assert slots(client, world) == 2
+    assert client.get("/schedules/?available=true",
+                      headers=world["owner"]).get_json()["results"][0]["available_slots"] == 2
+
+    read_twice(client, path, world["owner"])
+    reg_id = booked.get_json()["id"]
+    cancelled = client.put(f"/registrations/{reg_id}/cancel", headers=world["owner"])
+    assert cancelled.status_code == 200
+    assert slots(client, world) == 3
+
+
+def test_deleting_a_patient_or_user_frees_cached_slots(client, factory, world):
+    other = factory.user()
+    other_headers = factory.headers(other)
+    patient = factory.patient(other)
+    for pid, headers in ((world["patient"], world["owner"]), (patient.id, other_headers)):
+        response = client.post("/registrations/", headers=headers,
+                               json={"patient_id": pid, "schedule_id": world["schedule"]})
+        assert response.status_code == 201
+    assert read_twice(client, f"/schedules/{world['schedule']}", world["owner"])[
+        "available_slots"] == 1
+
+    assert client.delete(f"/patients/{world['patient']}", headers=world["owner"]).status_code == 204
+    assert slots(client, world) == 2
+    read_twice(client, f"/schedules/{world['schedule']}", world["owner"])
+    assert client.delete(f"/users/{other.id}", headers=world["admin"]).status_code == 204
+    assert slots(client, world) == 3
+
+
+@pytest.mark.parametrize("path, write", [
+    ("/departments/{department}", ("put", "/departments/{department}", {"name": "眼科中心"})),
+    ("/doctors/{doctor}", ("put", "/doctors/{doctor}", {"name": "王主任"})),
+    ("/departments/", ("post", "/departments/", {"name": "新科室"})),
+    ("/doctors/{doctor}/departments", ("delete", "/affiliations/{doctor}/{department}?x=1", None)),
+    ("/departments/{department}/schedules", ("put", "/schedules/{schedule}",
+                                             {"max_appointments": 7})),
+    ("/schedules/", ("post", "/schedules/", "new-schedule")),
+    ("/schedules/{schedule}", ("delete", "/schedules/{schedule}", None)),
+    ("/departments/", ("delete", "/departments/{department}?force=true", None)),
+], ids=["department-update", "doctor-update", "department-create", "affiliation-delete",
+        "schedule-update", "schedule-create", "schedule-delete", "department-delete"])
+def test_every_catalogue_write_invalidates(client, factory, world, path, write):
+    path = path.format(**world)
+    before = read_twice(client, path, world["owner"])
+    method, write_path, body = write
+    if body == "new-schedule":
+        body = {"doctor_id": world["doctor"], "department_id": world["department"],
+                "date": (dt.date.today() + dt.timedelta(days=40)).isoformat(),
+                "start_time": "08:00", "end_time": "12:00", "max_appointments": 5}
+    if method == "delete" and "affiliations" in write_path:
+        # An affiliation with future schedules cannot go: remove the schedule first.
+        client.delete(f"/schedules/{world['schedule']}", headers=world["admin"])
+        before = read_twice(client, path, world["owner"])
+        write_path = write_path.split("?")[0]
+    kwargs = {"headers": world["admin"]}
+    if body is not None:
+        kwargs["json"] = body
+    response = getattr(client, method)(write_path.format(**world), **kwargs)
+    assert response.status_code in (200, 201, 204), response.get_json()
+    after = client.get(path, headers=world["owner"])
+    assert after.status_code in (200, 404)
+    if after.status_code == 200:
+        assert after.headers.get("X-Cache") == "miss"
+        assert after.get_json() != before
+
+
+def test_the_no_show_job_invalidates(app, client, factory, world):
+    today = dt.date.today()
+    past = factory.schedule(date=today - dt.timedelta(days=2), max_appointments=2)
+    factory.registration(factory.patient(factory.user()), past)
+    path = f"/schedules/{past.id}"
+    assert read_twice(client, path, world["owner"])["available_slots"] == 1
+    assert run_no_show_job(app) == 1
+    # The job ran in its own session; requests here share the test's session, whose
+    # identity map still holds the old row (in production every request has a new one).
+    db.session.expire_all()
+    after = client.get(path, headers=world["owner"])
+    assert after.headers.get("X-Cache") == "miss"
+    assert after.get_json()["available_slots"] == 2
+
+
+def test_a_rolled_back_write_does_not_invalidate(client, world):
+    path = f"/departments/{world['department']}"
+    read_twice(client, path, world["owner"])
+    taken = client.post("/departments/", json={"name": "眼科"}, headers=world["admin"])
+    assert taken.status_code == 409
+    assert client.get(path, headers=world["owner"]).headers.get("X-Cache") == "hit"
