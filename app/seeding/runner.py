@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from ..caching import bump_generation
 from ..extensions import db
 from . import loader
 from .accounts import PATIENT_COLUMNS, USER_COLUMNS, make_accounts
@@ -233,6 +234,8 @@ def seed_database(options: SeedOptions, stream: TextIO | None = None) -> SeedRep
     finally:
         connection.close()
     _analyze()
+    # Running servers that share a Redis cache must not keep serving the old catalogue.
+    bump_generation()
     seeding.report.seconds = time.perf_counter() - started
     return seeding.report
 
