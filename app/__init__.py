@@ -89,7 +89,11 @@ def configure_database(app: Flask) -> None:
     }
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
     engine_options = {
-        "pool_pre_ping": True,
+        # No pre-ping: it costs a round trip on every request. A connection that died (the
+        # database restarted) fails its request with 503 and SQLAlchemy then invalidates the
+        # whole pool, so the next requests reconnect; recycling bounds a connection's age.
+        "pool_pre_ping": False,
+        "pool_recycle": 1800,
         "pool_size": app.config["DB_POOL_SIZE"],
         "max_overflow": app.config["DB_MAX_OVERFLOW"],
         "pool_timeout": app.config["DB_POOL_TIMEOUT"],

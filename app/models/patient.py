@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Date, ForeignKey, String, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, TimestampMixin
@@ -14,7 +14,14 @@ class Patient(TimestampMixin, Base):
     """A person who can be registered; one account holds several (family members)."""
 
     __tablename__ = "patients"
-    __table_args__ = (UniqueConstraint("user_id", "name", "birthday"),)
+    __table_args__ = (
+        UniqueConstraint("user_id", "name", "birthday"),
+        # Trigram indexes for the substring searches (migration 0002).
+        Index("ix_patients_name_trgm", "name", postgresql_using="gin",
+              postgresql_ops={"name": "gin_trgm_ops"}),
+        Index("ix_patients_phone_number_trgm", "phone_number", postgresql_using="gin",
+              postgresql_ops={"phone_number": "gin_trgm_ops"}),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(

@@ -93,6 +93,9 @@ class Registration(TimestampMixin, Base):
         CheckConstraint(f"char_length(notes) <= {NOTES_MAX_LENGTH}", name="notes_length"),
         CheckConstraint("queue_number >= 1", name="queue_number_positive"),
         Index("ix_registrations_status", "status"),
+        # Trigram index for the substring search over notes (migration 0002).
+        Index("ix_registrations_notes_trgm", "notes", postgresql_using="gin",
+              postgresql_ops={"notes": "gin_trgm_ops"}),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -14,6 +14,11 @@ class User(TimestampMixin, Base):
     __table_args__ = (
         # Usernames are unique regardless of case; login matches them the same way.
         Index("uq_users_username_lower", func.lower(text("username")), unique=True),
+        # Trigram indexes for the substring searches (migration 0002).
+        Index("ix_users_username_trgm", "username", postgresql_using="gin",
+              postgresql_ops={"username": "gin_trgm_ops"}),
+        Index("ix_users_phone_number_trgm", "phone_number", postgresql_using="gin",
+              postgresql_ops={"phone_number": "gin_trgm_ops"}),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
