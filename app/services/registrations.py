@@ -1,10 +1,12 @@
 """Registrations: who may see which, and every list of them (one statement per page)."""
 from __future__ import annotations
 
-from sqlalchemy import Select, or_, select
+from dataclasses import dataclass
+
+from sqlalchemy import Select, any_, func, or_, select, union
 
 from ..actor import Actor
-from ..errors import NotFound, ValidationFailed
+from ..errors import Forbidden, NotFound, ValidationFailed
 from ..extensions import db
 from ..models import STATUSES, Department, Doctor, Patient, Registration, Schedule
 from ..pagination import ListParams, Page, like_pattern, paginate
@@ -26,16 +28,44 @@ def registration_not_found(registration_id: int) -> NotFound:
     return NotFound(f"Registration {registration_id} not found", "registration_not_found")
 
 
-def get_registration(actor: Actor, registration_id: int) -> Registration:
-    """The registration if the actor owns its patient or is an admin; 404 otherwise."""
-    stmt = select(Registration).where(Registration.id == registration_id)
-    if not actor.is_admin:
-        stmt = stmt.join(Patient, Patient.id == Registration.patient_id).where(
-            Patient.user_id == actor.id)
-    registration = db.session.scalar(stmt)
-    if registration is None:
+@dataclass(frozen=True)
+class RegistrationAccess:
+    """A registration the actor may see, and in which capacities."""
+
+    registration: Registration
+    owner: bool  # the actor owns its patient
+    doctor: bool  # the actor is the doctor of its schedule
+
+
+def is_schedule_doctor(actor: Actor, schedule_doctor_id: int) -> bool:
+    """Whether the actor acts as the doctor a schedule belongs to."""
+    return actor.doctor_id is not None and actor.doctor_id == schedule_doctor_id
+
+
+def registration_access(actor: Actor, registration_id: int) -> RegistrationAccess:
+    """The registration with the actor's capacities, or 404 (ids cannot be probed).
+
+    Visible to admins, to the owner of its patient and to the doctor of its schedule.
+    """
+    row = db.session.execute(
+        select(Registration, Patient.user_id, Schedule.doctor_id)
+        .join(Patient, Patient.id == Registration.patient_id)
+        .join(Schedule, Schedule.id == Registration.schedule_id)
+        .where(Registration.id == registration_id)
+    ).one_or_none()
+    if row is None:
         raise registration_not_found(registration_id)
-    return registration
+    registration, owner_id, doctor_id = row
+    access = RegistrationAccess(registration, owner=owner_id == actor.id,
+                                doctor=is_schedule_doctor(actor, doctor_id))
+    if not (actor.is_admin or access.owner or access.doctor):
+        raise registration_not_found(registration_id)
+    return access
+
+
+def get_registration(actor: Actor, registration_id: int) -> Registration:
+    """The registration if the actor may see it (admin, owner, schedule's doctor); else 404."""
+    return registration_access(actor, registration_id).registration
 
 
 def _page(stmt: Select, params: ListParams) -> Page:
@@ -72,15 +102,25 @@ def list_user_registrations(user_id: int, params: ListParams) -> Page:
     return _page(_of_user(user_id), params)
 
 
-def list_schedule_registrations(schedule_id: int, params: ListParams) -> Page:
-    """The registrations of one schedule (404 for an unknown schedule)."""
-    if db.session.get(Schedule, schedule_id) is None:
+def list_schedule_registrations(actor: Actor, schedule_id: int, params: ListParams) -> Page:
+    """The registrations of one schedule, for admins and the schedule's own doctor.
+
+    Schedules are public, so an unknown one is a 404 for everyone; someone else's is a 403.
+    """
+    schedule = db.session.get(Schedule, schedule_id)
+    if schedule is None:
         raise schedule_not_found(schedule_id)
+    if not (actor.is_admin or is_schedule_doctor(actor, schedule.doctor_id)):
+        raise Forbidden("Only an administrator or the schedule's doctor can list its "
+                        "registrations", "admin_required")
     return _page(select(Registration).where(Registration.schedule_id == schedule_id), params)
 
 
 def _search(stmt: Select, query: str) -> Select:
-    """Match notes, patient, doctor and department names, and the status when it is one."""
+    """Match notes, patient, doctor and department names, and the status when it is one.
+
+    For one account's registrations (a few rows): a join filtered by one OR.
+    """
     pattern = like_pattern(query)
     conditions = [
         Registration.notes.ilike(pattern),
@@ -98,13 +138,42 @@ def _search(stmt: Select, query: str) -> Select:
     )
 
 
+def _any_of(subquery: Select):
+    """`= ANY(ARRAY(subquery))`: the planner runs the subquery first and then probes the
+    index with its ids, instead of joining against the whole big table."""
+    return any_(func.array(subquery.scalar_subquery()))
+
+
+def _matching_ids(query: str) -> Select:
+    """Ids of every registration matching the query, as a UNION of indexable lookups.
+
+    Over all registrations an OR across a five-table join must test every row; each branch
+    here uses an index instead (trigram on notes and patient names, the schedule and
+    patient foreign-key indexes, the status index).
+    """
+    pattern = like_pattern(query)
+    doctors = select(Doctor.id).where(Doctor.name.ilike(pattern))
+    departments = select(Department.id).where(Department.name.ilike(pattern))
+    schedules = select(Schedule.id).where(or_(Schedule.doctor_id == _any_of(doctors),
+                                              Schedule.department_id == _any_of(departments)))
+    patients = select(Patient.id).where(Patient.name.ilike(pattern))
+    branches = [
+        select(Registration.id).where(Registration.notes.ilike(pattern)),
+        select(Registration.id).where(Registration.patient_id == _any_of(patients)),
+        select(Registration.id).where(Registration.schedule_id == _any_of(schedules)),
+    ]
+    if query.lower() in STATUSES:
+        branches.append(select(Registration.id).where(Registration.status == query.lower()))
+    return union(*branches)
+
+
 def search_registrations(actor: Actor, params: ListParams) -> Page:
     """Search the registrations the actor may see (admins: all; others: their own)."""
+    query = params.query or ""
     if actor.is_admin:
-        stmt = select(Registration).join(Patient, Patient.id == Registration.patient_id)
-    else:
-        stmt = _of_user(actor.id)
-    return _page(_search(stmt, params.query or ""), params)
+        return _page(select(Registration).where(Registration.id == _any_of(_matching_ids(query))),
+                     params)
+    return _page(_search(_of_user(actor.id), query), params)
 
 
 def search_user_registrations(user_id: int, params: ListParams) -> Page:
