@@ -11,7 +11,8 @@ from sqlalchemy import Select, func, over, select
 from .errors import ValidationFailed
 
 MAX_PER_PAGE = 100
-INT_RE = re.compile(r"-?[0-9]{1,9}")
+MAX_PAGE = 1_000_000_000
+INT_RE = re.compile(r"-?[0-9]{1,18}")
 TRUE_WORDS = {"true", "1", "yes", "on"}
 FALSE_WORDS = {"false", "0", "no", "off"}
 
@@ -32,8 +33,8 @@ class ListParams:
         return (self.page - 1) * self.per_page
 
 
-def _as_int(name: str, value: Any, low: int, high: int | None) -> int:
-    if isinstance(value, bool):
+def _as_int(name: str, value: Any, low: int, high: int | None, *, text: bool = True) -> int:
+    if isinstance(value, bool) or (isinstance(value, str) and not text):
         raise ValidationFailed(f"{name} must be an integer", errors={name: "must be an integer"})
     if isinstance(value, str):
         value = value.strip()
@@ -68,20 +69,30 @@ def parse_bool(name: str, value: Any) -> bool:
 def parse_list_params(
     source: Mapping[str, Any], sortable: Sequence[str], *, search: bool = False
 ) -> ListParams:
-    """Validate list parameters from a query string or a search body."""
-    page = _as_int("page", source.get("page", 1), 1, None) if source.get("page") not in (
-        None, "") else 1
-    per_page_raw = source.get("per_page")
-    per_page = _as_int("per_page", per_page_raw, 1, MAX_PER_PAGE) if per_page_raw not in (
-        None, "") else 10
-    sort = source.get("sort") or "id"
+    """Validate list parameters from a query string or a search body.
+
+    In a query string an empty value means the default; in a JSON body null does, and the
+    values must have their JSON types (integers, a boolean).
+    """
+    def given(name: str) -> bool:
+        value = source.get(name)
+        return value is not None and (search or value != "")
+
+    page = _as_int("page", source.get("page"), 1, MAX_PAGE, text=not search) if given(
+        "page") else 1
+    per_page = _as_int("per_page", source.get("per_page"), 1, MAX_PER_PAGE,
+                       text=not search) if given("per_page") else 10
+    sort = source.get("sort") if given("sort") else "id"
     if not isinstance(sort, str) or sort not in sortable:
         raise ValidationFailed(
             "sort must be one of: " + ", ".join(sortable),
             errors={"sort": "must be one of: " + ", ".join(sortable)},
         )
     reverse_raw = source.get("reverse")
-    reverse = parse_bool("reverse", reverse_raw) if reverse_raw not in (None, "") else False
+    if search and reverse_raw is not None and not isinstance(reverse_raw, bool):
+        raise ValidationFailed("reverse must be true or false",
+                               errors={"reverse": "must be true or false"})
+    reverse = parse_bool("reverse", reverse_raw) if given("reverse") else False
     query = None
     if search:
         query = source.get("query")

@@ -113,6 +113,10 @@ class Field:
 
     def restx_field(self) -> rf.Raw:
         """The flask-restx field documenting this input."""
+        field = self._restx_field()
+        return nullable(field) if self.nullable else field
+
+    def _restx_field(self) -> rf.Raw:
         common: dict[str, Any] = {"required": self.required, "description": self.description}
         if self.example is not None:
             common["example"] = self.example
@@ -123,15 +127,40 @@ class Field:
         if self.kind == "date":
             return rf.Date(**common)
         if self.kind == "time":
-            return rf.String(pattern=r"^\d{2}:\d{2}(:\d{2})?$", **common)
+            return rf.String(pattern=TIME_SCHEMA_PATTERN, **common)
         if self.kind == "enum":
             return rf.String(enum=list(self.choices), **common)
         return rf.String(min_length=self.min_length, max_length=self.max_length,
-                         pattern=self.pattern, **common)
+                         pattern=self.schema_pattern(), **common)
+
+    def schema_pattern(self) -> str | None:
+        """The documented pattern of the value as sent, i.e. before it is stripped.
+
+        The rule applies to the stripped value, so leading and trailing whitespace is allowed
+        around it; a stripped field with a minimum length must not be blank.
+        """
+        if not self.strip:
+            return f"^(?:{self.pattern})$" if self.pattern else None
+        if self.pattern:
+            return f"^{SPACE}*(?:{self.pattern}){SPACE}*$"
+        return NOT_BLANK if self.min_length else None
+
+
+def nullable(field: rf.Raw) -> rf.Raw:
+    """Document a field that may be null (Swagger 2.0 has only `x-nullable`)."""
+    schema = field.schema
+    field.schema = lambda: {**schema(), "x-nullable": True}
+    return field
 
 
 DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
-TIME_RE = re.compile(r"(\d{2}):(\d{2})(?::(\d{2}))?")
+# ASCII digits only: int() would also take other scripts' digits.
+TIME_RE = re.compile(r"([0-9]{2}):([0-9]{2})(?::([0-9]{2}))?")
+# What str.strip() removes, spelled out: regex engines disagree on what \s means.
+SPACE_CHARS = r"\t\n\x0b\x0c\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+SPACE = f"[{SPACE_CHARS}]"
+NOT_BLANK = f"[^{SPACE_CHARS}]"
+TIME_SCHEMA_PATTERN = f"^{SPACE}*(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9])?{SPACE}*$"
 
 
 def parse_date(value: str) -> dt.date:

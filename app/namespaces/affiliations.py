@@ -12,7 +12,7 @@ from ..schemas.affiliations import (
     affiliation_row_to_dict,
     register_models,
 )
-from ..schemas.common import error_model, list_model, list_params_doc
+from ..schemas.common import ID_QUERY_PARAM, error_model, list_model, list_params_doc
 from ..schemas.filters import query_id
 from ..services import affiliations as service
 from ..validation import validate
@@ -22,8 +22,8 @@ m = register_models(ns)
 error = error_model(ns)
 affiliation_list = list_model(ns, "AffiliationList", m["affiliation"])
 FILTER_DOC = {
-    "doctor_id": {"description": "Only this doctor's affiliations", "type": "integer"},
-    "department_id": {"description": "Only this department's affiliations", "type": "integer"},
+    "doctor_id": {"description": "Only this doctor's affiliations", **ID_QUERY_PARAM},
+    "department_id": {"description": "Only this department's affiliations", **ID_QUERY_PARAM},
 }
 
 

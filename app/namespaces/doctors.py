@@ -37,7 +37,7 @@ department_list = list_model(ns, "DepartmentList", ns.model("Department", depart
 schedule_list = list_model(ns, "ScheduleList", ns.model("Schedule", schedule_fields()))
 FORCE_DOC = {"force": {"description": "Delete even with future scheduled registrations "
                                       "(they are deleted too)", "type": "boolean",
-                       "default": False}}
+                       "default": False, "allowEmptyValue": True}}
 
 
 @ns.route("/")

@@ -75,13 +75,15 @@ class PatientItem(Resource):
     @ns.response(404, "No such patient, or not the caller's", error)
     @login_required
     def get(self, patient_id: int):
-        """Fetch a patient (owner or admin)."""
-        return patient_to_dict(service.get_patient(current_actor(), patient_id))
+        """Fetch a patient (owner, admin, or the doctor of one of its registrations)."""
+        patient = service.get_patient(current_actor(), patient_id, for_reading=True)
+        return patient_to_dict(patient)
 
     @ns.expect(m["update"])
     @ns.response(200, "Updated", m["patient"])
     @ns.response(400, "Invalid input", error)
     @ns.response(401, "Missing or invalid token", error)
+    @ns.response(403, "A doctor who sees the patient is not its owner", error)
     @ns.response(404, "No such patient, or not the caller's", error)
     @ns.response(409, "The account already has a patient with this name and birthday", error)
     @ns.response(413, "Body too large", error)
@@ -93,6 +95,7 @@ class PatientItem(Resource):
 
     @ns.response(204, "Deleted with its registrations")
     @ns.response(401, "Missing or invalid token", error)
+    @ns.response(403, "A doctor who sees the patient is not its owner", error)
     @ns.response(404, "No such patient, or not the caller's", error)
     @login_required
     def delete(self, patient_id: int):
@@ -108,6 +111,7 @@ class PatientRegistrations(Resource):
     @ns.response(200, "The patient's registrations", registration_list)
     @ns.response(400, "Bad list parameters", error)
     @ns.response(401, "Missing or invalid token", error)
+    @ns.response(403, "A doctor who sees the patient is not its owner", error)
     @ns.response(404, "No such patient, or not the caller's", error)
     @login_required
     def get(self, patient_id: int):

@@ -7,6 +7,7 @@ from flask_restx import Namespace, Resource
 from ..auth import admin_required, current_actor, login_required
 from ..errors import ValidationFailed
 from ..http import json_body, no_content, query_list_params, search_list_params
+from ..models import STATUSES
 from ..ratelimit import booking_limit
 from ..schemas.common import error_model, list_params_doc
 from ..schemas.registrations import (
@@ -21,7 +22,7 @@ from ..schemas.registrations import (
 from ..services import booking
 from ..services import registration_status as changes_service
 from ..services import registrations as service
-from ..validation import validate
+from ..validation import NOT_BLANK, validate
 
 ns = Namespace("registrations", description="Registration (挂号) operations")
 m = register_models(ns)
@@ -56,7 +57,8 @@ class RegistrationList(Resource):
         return page.envelope(registration_to_dict)
 
     @ns.doc(params={IDEMPOTENCY_HEADER: {
-        "in": "header", "type": "string",
+        "in": "header", "type": "string", "minLength": 1,
+        "maxLength": IDEMPOTENCY_KEY_MAX_LENGTH, "pattern": NOT_BLANK,
         "description": "Makes retries safe: the same key and body get the first response "
                        "again; the same key with another body is a 409. Kept 24 hours.",
     }})
@@ -65,6 +67,7 @@ class RegistrationList(Resource):
                  m["registration"])
     @ns.response(400, "Invalid input or Idempotency-Key", error)
     @ns.response(401, "Missing or invalid token", error)
+    @ns.response(403, "A doctor booking a patient it sees but does not own", error)
     @ns.response(404, "No such patient (or not the caller's), or no such schedule", error)
     @ns.response(409, "schedule_full, schedule_started, duplicate_registration or "
                       "idempotency_key_reused", error)
@@ -100,7 +103,7 @@ class RegistrationSearch(Resource):
 
 
 @ns.route("/status/<string:status>")
-@ns.param("status", "scheduled, completed, cancelled or no_show")
+@ns.param("status", "scheduled, completed, cancelled or no_show", enum=list(STATUSES))
 class RegistrationsByStatus(Resource):
     @ns.doc(params=LIST_PARAMS)
     @ns.response(200, "Registrations in that status", m["list"])
@@ -123,7 +126,7 @@ class RegistrationItem(Resource):
     @ns.response(404, "No such registration, or not the caller's", error)
     @login_required
     def get(self, registration_id: int):
-        """Fetch a registration (owner or admin)."""
+        """Fetch a registration (owner, admin, or the doctor of its schedule)."""
         registration = service.get_registration(current_actor(), registration_id)
         return registration_to_dict(registration)
 
@@ -131,21 +134,24 @@ class RegistrationItem(Resource):
     @ns.response(200, "Updated", m["registration"])
     @ns.response(400, "Invalid input", error)
     @ns.response(401, "Missing or invalid token", error)
+    @ns.response(403, "(Doctors) a status other than completed or no_show", error)
     @ns.response(404, "No such registration, or not the caller's", error)
-    @ns.response(409, "invalid_status_transition, schedule_full or duplicate_registration",
-                 error)
+    @ns.response(409, "invalid_status_transition, schedule_full, duplicate_registration or "
+                      "(doctors) schedule_not_started", error)
     @ns.response(413, "Body too large", error)
     @login_required
     def put(self, registration_id: int):
-        """Update a registration: owners change notes; admins notes and status."""
+        """Update a registration: owners notes; its schedule's doctor the status; admins both."""
         actor = current_actor()
-        spec = REGISTRATION_ADMIN_UPDATE if actor.is_admin else REGISTRATION_OWNER_UPDATE
+        with_status = actor.is_admin or actor.doctor_id is not None
+        spec = REGISTRATION_ADMIN_UPDATE if with_status else REGISTRATION_OWNER_UPDATE
         changes = validate(spec, json_body(), partial=True)
         registration = changes_service.update_registration(actor, registration_id, changes)
         return registration_to_dict(registration)
 
     @ns.response(204, "Deleted; an active registration frees its slot")
     @ns.response(401, "Missing or invalid token", error)
+    @ns.response(403, "The schedule's doctor is not the patient's owner", error)
     @ns.response(404, "No such registration, or not the caller's", error)
     @ns.response(409, "(Owners) a scheduled registration whose schedule has started", error)
     @login_required
@@ -160,6 +166,7 @@ class RegistrationItem(Resource):
 class RegistrationCancel(Resource):
     @ns.response(200, "Cancelled; the slot is free again", m["registration"])
     @ns.response(401, "Missing or invalid token", error)
+    @ns.response(403, "The schedule's doctor is not the patient's owner", error)
     @ns.response(404, "No such registration, or not the caller's", error)
     @ns.response(409, "Not scheduled, or (owners) the schedule has started", error)
     @login_required
@@ -174,11 +181,11 @@ class RegistrationCancel(Resource):
 class RegistrationComplete(Resource):
     @ns.response(200, "Completed", m["registration"])
     @ns.response(401, "Missing or invalid token", error)
-    @ns.response(403, "Admins only (the patient's owner is not one)", error)
+    @ns.response(403, "Admins and the schedule's doctor only (not the patient's owner)", error)
     @ns.response(404, "No such registration, or not the caller's", error)
-    @ns.response(409, "Not scheduled", error)
+    @ns.response(409, "Not scheduled, or (doctors) the schedule has not started", error)
     @login_required
     def put(self, registration_id: int):
-        """Mark a registration completed (admin only)."""
+        """Mark a registration completed (admin, or the schedule's doctor once it started)."""
         registration = changes_service.complete_registration(current_actor(), registration_id)
         return registration_to_dict(registration)

@@ -27,7 +27,7 @@ schedule_list = list_model(ns, "ScheduleList", m["schedule"])
 schedule_search = search_model(ns, "ScheduleSearch", SCHEDULE_SORTABLE)
 FORCE_DOC = {"force": {"description": "Delete even with future scheduled registrations "
                                       "(they are deleted too)", "type": "boolean",
-                       "default": False}}
+                       "default": False, "allowEmptyValue": True}}
 
 
 @ns.route("/")

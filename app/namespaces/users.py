@@ -14,6 +14,7 @@ from ..schemas.users import (
     CHANGE_OWN_PASSWORD,
     CHANGE_PASSWORD,
     LOGIN,
+    USER_ADMIN_UPDATE,
     USER_CREATE,
     USER_SORTABLE,
     USER_UPDATE,
@@ -111,7 +112,7 @@ class UserMe(Resource):
         """Get the current user's information."""
         return user_to_dict(current_user())
 
-    @ns.expect(m["update"])
+    @ns.expect(m["self_update"])
     @ns.response(200, "Updated", m["user"])
     @ns.response(400, "Invalid input", error)
     @ns.response(401, "Missing or invalid token", error)
@@ -245,13 +246,14 @@ class UserItem(Resource):
     @ns.response(400, "Invalid input", error)
     @ns.response(401, "Missing or invalid token", error)
     @ns.response(403, "Admins only", error)
-    @ns.response(404, "No such user", error)
-    @ns.response(409, "Username or phone number taken", error)
+    @ns.response(404, "No such user, or no such doctor (doctor_id)", error)
+    @ns.response(409, "Username or phone number taken, or the doctor is linked to another "
+                      "account", error)
     @ns.response(413, "Body too large", error)
     @admin_required
     def put(self, user_id: int):
-        """Update a user given its identifier (admin only)."""
-        changes = validate(USER_UPDATE, json_body(), partial=True)
+        """Update a user given its identifier; doctor_id links or unlinks a doctor (admin only)."""
+        changes = validate(USER_ADMIN_UPDATE, json_body(), partial=True)
         return user_to_dict(service.update_user(user_id, changes))
 
     @ns.response(204, "Deleted with its patients and registrations")

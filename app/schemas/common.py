@@ -6,16 +6,25 @@ from typing import Any
 
 from flask_restx import Namespace, fields
 
-PHONE_PATTERN = r"[0-9 +()\-]{5,20}"
+from ..pagination import MAX_PAGE, MAX_PER_PAGE
+from ..validation import NOT_BLANK, nullable
+
+# 5-20 characters of digits, spaces, + - ( ); a stripped value neither starts nor ends with a space.
+PHONE_PATTERN = r"[0-9+()\-][0-9 +()\-]{3,18}[0-9+()\-]"
 PHONE_HINT = "must be 5-20 characters of digits, spaces, + - ( )"
 
+# An optional id filter in a query string (an empty value means no filter).
+ID_QUERY_PARAM = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1, "allowEmptyValue": True}
+# An empty value (`?page=`) means the default, hence allowEmptyValue.
 LIST_QUERY_PARAMS = {
-    "page": {"description": "Page number, from 1", "type": "integer", "default": 1},
-    "per_page": {"description": "Rows per page, 1..100", "type": "integer", "default": 10},
+    "page": {"description": "Page number, from 1", "type": "integer", "default": 1,
+             "minimum": 1, "maximum": MAX_PAGE, "allowEmptyValue": True},
+    "per_page": {"description": "Rows per page, 1..100", "type": "integer", "default": 10,
+                 "minimum": 1, "maximum": MAX_PER_PAGE, "allowEmptyValue": True},
     "sort": {"description": "Sort field (see the resource's sortable fields)", "type": "string",
-             "default": "id"},
+             "default": "id", "allowEmptyValue": True},
     "reverse": {"description": "Descending order (true/false/1/0)", "type": "boolean",
-                "default": False},
+                "default": False, "allowEmptyValue": True},
 }
 
 
@@ -46,14 +55,14 @@ def list_model(ns: Namespace, name: str, item_model):
 
 
 def search_model(ns: Namespace, name: str, sortable: tuple[str, ...]):
-    """A search body: query plus the list parameters."""
+    """A search body: query plus the list parameters (null means the default)."""
     return ns.model(name, {
-        "query": fields.String(required=True, min_length=1, max_length=200,
+        "query": fields.String(required=True, min_length=1, max_length=200, pattern=NOT_BLANK,
                                description="Case-insensitive substring"),
-        "page": fields.Integer(default=1, min=1),
-        "per_page": fields.Integer(default=10, min=1, max=100),
-        "sort": fields.String(default="id", enum=list(sortable)),
-        "reverse": fields.Boolean(default=False),
+        "page": nullable(fields.Integer(default=1, min=1, max=MAX_PAGE)),
+        "per_page": nullable(fields.Integer(default=10, min=1, max=MAX_PER_PAGE)),
+        "sort": nullable(fields.String(default="id", enum=[*sortable, None])),
+        "reverse": nullable(fields.Boolean(default=False)),
     })
 
 

@@ -7,7 +7,7 @@ from flask_restx import Namespace, fields
 
 from ..models import Department
 from ..validation import Field, restx_model
-from .common import iso
+from .common import iso, nullable
 
 DEPARTMENT_SORTABLE = ("id", "name", "created_at", "updated_at")
 NAME_MAX = 100
@@ -38,7 +38,7 @@ def department_fields() -> dict[str, Any]:
     return {
         "id": fields.Integer(readonly=True),
         "name": fields.String(),
-        "description": fields.String(),
+        "description": nullable(fields.String()),
         "created_at": fields.DateTime(readonly=True),
         "updated_at": fields.DateTime(readonly=True),
     }

@@ -7,7 +7,7 @@ from flask_restx import Namespace, fields
 
 from ..models import GENDERS, Doctor
 from ..validation import Field, restx_model
-from .common import PHONE_HINT, PHONE_PATTERN, iso
+from .common import PHONE_HINT, PHONE_PATTERN, iso, nullable
 
 DOCTOR_SORTABLE = ("id", "name", "created_at", "updated_at")
 NAME_MAX = 100
@@ -53,7 +53,7 @@ def doctor_fields() -> dict[str, Any]:
         "gender": fields.String(enum=list(GENDERS)),
         "email": fields.String(),
         "phone_number": fields.String(),
-        "description": fields.String(),
+        "description": nullable(fields.String()),
         "created_at": fields.DateTime(readonly=True),
         "updated_at": fields.DateTime(readonly=True),
     }

@@ -7,7 +7,7 @@ from flask_restx import Namespace, fields
 
 from ..models import NOTES_MAX_LENGTH, STATUSES, Registration
 from ..validation import Field, restx_model
-from .common import iso, list_model, search_model
+from .common import iso, list_model, nullable, search_model
 
 REGISTRATION_SORTABLE = ("id", "status", "queue_number", "created_at", "updated_at")
 MAX_ID = 2**31 - 1
@@ -25,12 +25,14 @@ REGISTRATION_CREATE = {
 }
 # What an owner may change; every other field of a PUT body is ignored.
 REGISTRATION_OWNER_UPDATE = {"notes": NOTES}
-# What an admin may change; a status change follows the status rules.
+# What an admin (or a doctor) may change; a status change follows the status rules.
 REGISTRATION_ADMIN_UPDATE = {
     "notes": NOTES,
     "status": Field(kind="enum", choices=STATUSES,
-                    description="Admins only: scheduled -> cancelled | completed | no_show, "
-                                "cancelled -> scheduled"),
+                    description="Admins: scheduled -> cancelled | completed | no_show, "
+                                "cancelled -> scheduled. The schedule's doctor: scheduled -> "
+                                "completed | no_show once the schedule has started. Ignored "
+                                "for anyone else"),
 }
 
 
@@ -55,7 +57,7 @@ def registration_models(ns: Namespace) -> dict[str, Any]:
         "patient_id": fields.Integer(),
         "schedule_id": fields.Integer(),
         "status": fields.String(enum=list(STATUSES), readonly=True),
-        "notes": fields.String(),
+        "notes": nullable(fields.String()),
         "queue_number": fields.Integer(readonly=True,
                                        description="1-based booking order within the schedule"),
         "created_at": fields.DateTime(readonly=True),

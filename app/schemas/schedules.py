@@ -10,7 +10,7 @@ from flask_restx import Namespace, fields
 from ..errors import ValidationFailed
 from ..models import MAX_APPOINTMENTS_LIMIT, Schedule
 from ..validation import Field, restx_model
-from .common import iso
+from .common import ID_QUERY_PARAM, iso
 from .filters import query_bool, query_date, query_id
 
 SCHEDULE_SORTABLE = ("id", "date", "start_time", "max_appointments", "created_at", "updated_at")
@@ -78,14 +78,14 @@ def register_models(ns: Namespace) -> dict[str, Any]:
 
 
 FILTER_PARAMS = {
-    "doctor_id": {"description": "Only this doctor's schedules", "type": "integer"},
-    "department_id": {"description": "Only this department's schedules", "type": "integer"},
+    "doctor_id": {"description": "Only this doctor's schedules", **ID_QUERY_PARAM},
+    "department_id": {"description": "Only this department's schedules", **ID_QUERY_PARAM},
     "date_from": {"description": "From this date on (inclusive), YYYY-MM-DD", "type": "string",
-                  "format": "date"},
+                  "format": "date", "allowEmptyValue": True},
     "date_to": {"description": "Up to this date (inclusive), YYYY-MM-DD", "type": "string",
-                "format": "date"},
+                "format": "date", "allowEmptyValue": True},
     "available": {"description": "true: only schedules with free slots; false: only full ones",
-                  "type": "boolean"},
+                  "type": "boolean", "allowEmptyValue": True},
 }
 
 

@@ -9,16 +9,16 @@ from flask_restx import Namespace, fields
 from ..errors import ValidationFailed
 from ..models import STATUSES
 from ..services.stats import GROUPINGS, OverviewCounts, StatsQuery, StatsRow
-from .common import iso
+from .common import iso, nullable
 from .filters import query_date
 
 STATS_PARAMS = {
     "group_by": {"description": "What to group by", "type": "string", "enum": list(GROUPINGS),
                  "required": True},
     "date_from": {"description": "First schedule date included (YYYY-MM-DD)", "type": "string",
-                  "format": "date"},
+                  "format": "date", "allowEmptyValue": True},
     "date_to": {"description": "Last schedule date included (YYYY-MM-DD)", "type": "string",
-                "format": "date"},
+                "format": "date", "allowEmptyValue": True},
 }
 
 
@@ -76,6 +76,12 @@ def overview_to_dict(counts: OverviewCounts) -> dict[str, Any]:
     }
 
 
+class AnyValue(fields.Raw):
+    """A field whose JSON type varies (no `type` in the schema)."""
+
+    __schema_type__ = None
+
+
 def _status_counts() -> dict[str, fields.Raw]:
     return {status: fields.Integer(required=True, description=f"Registrations now {status}")
             for status in STATUSES}
@@ -84,7 +90,7 @@ def _status_counts() -> dict[str, fields.Raw]:
 def register_stats_models(ns: Namespace) -> dict[str, Any]:
     """Swagger models of /registrations/stats."""
     row = ns.model("RegistrationStatsRow", {
-        "key": fields.Raw(required=True, description=(
+        "key": AnyValue(required=True, description=(
             "Department or doctor id (integer), the date (YYYY-MM-DD) or the status")),
         "label": fields.String(required=True, description=(
             "Department or doctor name; for date and status the same as key")),
@@ -94,8 +100,8 @@ def register_stats_models(ns: Namespace) -> dict[str, Any]:
     return {
         "stats": ns.model("RegistrationStats", {
             "group_by": fields.String(required=True, enum=list(GROUPINGS)),
-            "date_from": fields.Date(description="Echo of the filter, or null"),
-            "date_to": fields.Date(description="Echo of the filter, or null"),
+            "date_from": nullable(fields.Date(description="Echo of the filter, or null")),
+            "date_to": nullable(fields.Date(description="Echo of the filter, or null")),
             "results": fields.List(fields.Nested(row), required=True, description=(
                 "Groups with at least one registration, ordered by key")),
         }),

@@ -7,7 +7,7 @@ from flask_restx import Namespace, fields
 
 from ..models import User
 from ..validation import Field, restx_model
-from .common import PHONE_HINT, PHONE_PATTERN, iso
+from .common import PHONE_HINT, PHONE_PATTERN, iso, nullable
 
 USER_SORTABLE = ("id", "username", "created_at", "updated_at")
 USERNAME_PATTERN = r"[\w.\-]{3,64}"
@@ -23,6 +23,14 @@ BIO = Field(nullable=True, max_length=2000, strip=False, description="At most 20
 
 USER_CREATE = {"username": USERNAME, "phone_number": PHONE, "password": PASSWORD, "bio": BIO}
 USER_UPDATE = {"username": USERNAME, "phone_number": PHONE, "bio": BIO}
+# PUT /users/{id} (admins): the profile plus the doctor link; PUT /users/me ignores the link.
+USER_ADMIN_UPDATE = {
+    **USER_UPDATE,
+    "doctor_id": Field(kind="integer", nullable=True, minimum=1, maximum=2**31 - 1,
+                       description="Admins only (PUT /users/{id}): link the account to this "
+                                   "doctor (doctor role), or null to unlink; ignored in PUT "
+                                   "/users/me"),
+}
 LOGIN = {
     "username": Field(required=True, min_length=1, max_length=64),
     "password": Field(required=True, min_length=1, max_length=PASSWORD_MAX, strip=False),
@@ -65,15 +73,17 @@ def register_models(ns: Namespace) -> dict[str, Any]:
         "is_admin": fields.Boolean(readonly=True),
         "username": fields.String(),
         "phone_number": fields.String(),
-        "bio": fields.String(),
-        "doctor_id": fields.Integer(readonly=True, description="Linked doctor (doctor role)"),
+        "bio": nullable(fields.String()),
+        "doctor_id": nullable(fields.Integer(readonly=True,
+                                             description="Linked doctor (doctor role)")),
         "created_at": fields.DateTime(readonly=True),
         "updated_at": fields.DateTime(readonly=True),
     })
     return {
         "user": user,
         "create": restx_model(ns, "UserCreate", USER_CREATE),
-        "update": restx_model(ns, "UserUpdate", USER_UPDATE, partial=True),
+        "update": restx_model(ns, "UserUpdate", USER_ADMIN_UPDATE, partial=True),
+        "self_update": restx_model(ns, "UserSelfUpdate", USER_UPDATE, partial=True),
         "login": restx_model(ns, "Login", LOGIN),
         "tokens": ns.model("LoginResult", {
             "access_token": fields.String(required=True),

@@ -9,7 +9,7 @@ from sqlalchemy import or_, select
 from ..actor import Actor
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..extensions import db
-from ..models import Patient, Registration, User
+from ..models import Patient, Registration, Schedule, User
 from ..pagination import ListParams, Page, like_pattern, paginate
 from .common import commit, get_or_404, lock_schedules_of
 from .schedule_rules import hospital_today
@@ -29,12 +29,33 @@ def patient_not_found(patient_id: int) -> NotFound:
     return NotFound(f"Patient {patient_id} not found", "patient_not_found")
 
 
-def get_patient(actor: Actor, patient_id: int) -> Patient:
-    """The patient if the actor owns it or is an admin; 404 otherwise (ids cannot be probed)."""
+def _seen_by_doctor(doctor_id: int, patient_id: int) -> bool:
+    """Whether the patient has a registration (any status) on one of the doctor's schedules."""
+    return db.session.scalar(
+        select(Registration.id)
+        .join(Schedule, Schedule.id == Registration.schedule_id)
+        .where(Registration.patient_id == patient_id, Schedule.doctor_id == doctor_id)
+        .limit(1)
+    ) is not None
+
+
+def get_patient(actor: Actor, patient_id: int, *, for_reading: bool = False) -> Patient:
+    """The patient if the actor owns it or is an admin; 404 otherwise (ids cannot be probed).
+
+    A doctor also sees the patients registered on its own schedules: reading one is allowed
+    (for_reading), anything else is a 403, since the doctor already knows the patient exists.
+    """
     patient = db.session.get(Patient, patient_id)
-    if patient is None or (not actor.is_admin and patient.user_id != actor.id):
+    if patient is None:
         raise patient_not_found(patient_id)
-    return patient
+    if actor.is_admin or patient.user_id == actor.id:
+        return patient
+    if actor.doctor_id is not None and _seen_by_doctor(actor.doctor_id, patient.id):
+        if for_reading:
+            return patient
+        raise Forbidden("Only the patient's owner or an administrator can do this",
+                        "owner_required")
+    raise patient_not_found(patient_id)
 
 
 def _check_birthday(birthday: dt.date) -> None:

@@ -1,5 +1,9 @@
 """Changing a registration: notes, the status machine, cancel, complete and delete.
 
+Who may do what: the patient's owner changes notes, cancels (before the start) and deletes;
+the schedule's doctor marks completed or no_show (once the schedule has started); an admin
+does everything, at any time. Visible-but-not-allowed is a 403, invisible a 404.
+
 Every change of status (and every delete, whose trigger frees the slot) locks the schedule
 row first and the registration second, the same order as booking, so concurrent writers
 queue up instead of deadlocking and the slot checks below see the final counts.
@@ -16,7 +20,12 @@ from ..extensions import db
 from ..models import Registration, RegistrationStatus, Schedule
 from .booking import ensure_free_slot, ensure_no_active_booking, lock_schedule, schedule_started
 from .common import commit
-from .registrations import get_registration, registration_not_found
+from .registrations import (
+    RegistrationAccess,
+    is_schedule_doctor,
+    registration_access,
+    registration_not_found,
+)
 
 SCHEDULED = RegistrationStatus.scheduled.value
 CANCELLED = RegistrationStatus.cancelled.value
@@ -29,34 +38,55 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     COMPLETED: frozenset(),
     NO_SHOW: frozenset(),
 }
+# What a doctor may set on the registrations of its own schedules.
+DOCTOR_STATUSES = frozenset({COMPLETED, NO_SHOW})
 
 
-def _lock(actor: Actor, registration_id: int) -> tuple[Registration, Schedule]:
+def _lock(actor: Actor, registration_id: int) -> tuple[RegistrationAccess, Schedule]:
     """The visible registration and its schedule, both locked (schedule first)."""
-    schedule_id = get_registration(actor, registration_id).schedule_id
-    schedule = lock_schedule(schedule_id)
+    access = registration_access(actor, registration_id)
+    schedule = lock_schedule(access.registration.schedule_id)
     registration = db.session.execute(
         select(Registration).where(Registration.id == registration_id).with_for_update()
         .execution_options(populate_existing=True)
     ).scalar_one_or_none()
     if schedule is None or registration is None:  # deleted meanwhile
         raise registration_not_found(registration_id)
-    return registration, schedule
+    # Judged again on the locked schedule row: its doctor is what counts from here on.
+    return RegistrationAccess(registration, owner=access.owner,
+                              doctor=is_schedule_doctor(actor, schedule.doctor_id)), schedule
+
+
+def _owner_only(actor: Actor, access: RegistrationAccess, what: str) -> None:
+    if not (actor.is_admin or access.owner):
+        raise Forbidden(f"Only the patient's owner or an administrator can {what} a "
+                        "registration", "owner_required")
+
+
+def _doctor_only(actor: Actor, access: RegistrationAccess, new_status: str) -> None:
+    if not (actor.is_admin or (access.doctor and new_status in DOCTOR_STATUSES)):
+        raise Forbidden(f"Only an administrator or the schedule's doctor can mark a "
+                        f"registration {new_status}", "admin_required")
 
 
 def _change_status(actor: Actor, registration: Registration, schedule: Schedule,
                    new_status: str) -> None:
+    """Apply the status machine and the clock; the caller has checked who may ask."""
     old_status = registration.status
     if new_status not in TRANSITIONS[old_status]:
         raise Conflict(f"A {old_status} registration cannot become {new_status}",
                        "invalid_status_transition",
                        {"status": f"cannot change from {old_status} to {new_status}"})
-    if not actor.is_admin and new_status != CANCELLED:
-        raise Forbidden("Only an administrator can make this status change", "admin_required")
-    if new_status == CANCELLED and not actor.is_admin and schedule_started(schedule):
-        raise Conflict(f"Schedule {schedule.id} has already started; it can no longer be "
-                       "cancelled", "schedule_started",
-                       {"status": "the schedule has already started"})
+    if not actor.is_admin:  # admins correct records at any time
+        started = schedule_started(schedule)
+        if new_status == CANCELLED and started:
+            raise Conflict(f"Schedule {schedule.id} has already started; it can no longer be "
+                           "cancelled", "schedule_started",
+                           {"status": "the schedule has already started"})
+        if new_status in DOCTOR_STATUSES and not started:
+            raise Conflict(f"Schedule {schedule.id} has not started yet; a registration "
+                           f"cannot be marked {new_status} before it", "schedule_not_started",
+                           {"status": "the schedule has not started yet"})
     if new_status == SCHEDULED:
         # Reinstating takes a slot again: the same rules as a new booking, bar the clock.
         ensure_no_active_booking(registration.patient_id, schedule.id)
@@ -64,43 +94,46 @@ def _change_status(actor: Actor, registration: Registration, schedule: Schedule,
     registration.status = new_status
 
 
-def _set_status(actor: Actor, registration_id: int, new_status: str) -> Registration:
-    registration, schedule = _lock(actor, registration_id)
-    _change_status(actor, registration, schedule, new_status)
-    commit()
-    return registration
-
-
 def cancel_registration(actor: Actor, registration_id: int) -> Registration:
     """Cancel (owners before the schedule starts, admins any time); frees the slot."""
-    return _set_status(actor, registration_id, CANCELLED)
+    access, schedule = _lock(actor, registration_id)
+    _owner_only(actor, access, "cancel")
+    _change_status(actor, access.registration, schedule, CANCELLED)
+    commit()
+    return access.registration
 
 
 def complete_registration(actor: Actor, registration_id: int) -> Registration:
-    """Mark a scheduled registration completed (admins; 404 for others' registrations)."""
-    get_registration(actor, registration_id)
-    if not actor.is_admin:
-        raise Forbidden("Only an administrator can complete a registration", "admin_required")
-    return _set_status(actor, registration_id, COMPLETED)
+    """Mark a scheduled registration completed (admins; the schedule's doctor once started)."""
+    access, schedule = _lock(actor, registration_id)
+    _doctor_only(actor, access, COMPLETED)
+    _change_status(actor, access.registration, schedule, COMPLETED)
+    commit()
+    return access.registration
 
 
 def update_registration(actor: Actor, registration_id: int,
                         changes: dict[str, Any]) -> Registration:
-    """Owners change notes only; admins change notes and status (by the status rules).
+    """Owners change notes; the schedule's doctor the status (completed | no_show); admins both.
 
-    A status equal to the current one is no change (clients send whole objects back).
+    A status equal to the current one is no change (clients send whole objects back); a
+    status from anyone else is ignored like any read-only field.
     """
-    new_status = changes.get("status") if actor.is_admin else None
-    if new_status is not None:
-        registration, schedule = _lock(actor, registration_id)
-        if new_status != registration.status:
+    new_status = changes.get("status")
+    if new_status is not None and (actor.is_admin or actor.doctor_id is not None):
+        access, schedule = _lock(actor, registration_id)
+        registration = access.registration
+        if (actor.is_admin or access.doctor) and new_status != registration.status:
+            if not actor.is_admin and new_status not in DOCTOR_STATUSES:
+                raise Forbidden("A doctor can only mark a registration completed or no_show",
+                                "status_not_allowed", {"status": "must be completed or no_show"})
             _change_status(actor, registration, schedule, new_status)
     else:
-        registration = get_registration(actor, registration_id)
-    if "notes" in changes:
-        registration.notes = changes["notes"]
+        access = registration_access(actor, registration_id)
+    if "notes" in changes and (actor.is_admin or access.owner):
+        access.registration.notes = changes["notes"]
     commit()
-    return registration
+    return access.registration
 
 
 def delete_registration(actor: Actor, registration_id: int) -> None:
@@ -109,7 +142,9 @@ def delete_registration(actor: Actor, registration_id: int) -> None:
     Deleting a scheduled registration cancels it, so owners are held to the cancel rule:
     not once the schedule has started.
     """
-    registration, schedule = _lock(actor, registration_id)
+    access, schedule = _lock(actor, registration_id)
+    _owner_only(actor, access, "delete")
+    registration = access.registration
     if registration.status == SCHEDULED and not actor.is_admin and schedule_started(schedule):
         raise Conflict(f"Schedule {schedule.id} has already started; a scheduled registration "
                        "can no longer be deleted", "schedule_started",

@@ -10,7 +10,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from ..actor import Actor
 from ..errors import Conflict, Forbidden, Unauthorized, ValidationFailed
 from ..extensions import db
-from ..models import Patient, Registration, User
+from ..models import Doctor, Patient, Registration, User
 from ..pagination import ListParams, Page, like_pattern, paginate
 from .common import commit, get_or_404, lock_schedules_of
 
@@ -92,14 +92,33 @@ def get_user(user_id: int) -> User:
 
 
 def update_user(user_id: int, changes: dict[str, Any]) -> User:
-    """Apply username / phone_number / bio changes."""
+    """Apply username / phone_number / bio changes, and doctor_id (link or unlink) if given.
+
+    Which keys a caller may send is the caller's business: PUT /users/me never passes
+    doctor_id, PUT /users/{id} (admins) may.
+    """
     user = get_user(user_id)
     _check_unique(changes.get("username"), changes.get("phone_number"), user.id)
-    for key in ("username", "phone_number", "bio"):
+    if "doctor_id" in changes:
+        _check_doctor_link(changes["doctor_id"], user.id)
+    for key in ("username", "phone_number", "bio", "doctor_id"):
         if key in changes:
             setattr(user, key, changes[key])
     commit()
     return user
+
+
+def _check_doctor_link(doctor_id: int | None, user_id: int) -> None:
+    """404 for an unknown doctor, 409 when another account already acts as that doctor."""
+    if doctor_id is None:
+        return
+    get_or_404(Doctor, doctor_id, "Doctor")
+    linked = db.session.scalar(
+        select(User.id).where(User.doctor_id == doctor_id, User.id != user_id).limit(1))
+    if linked is not None:
+        # The unique constraint uq_users_doctor_id gives the same answer under a race.
+        raise Conflict(f"Doctor {doctor_id} is linked to another account",
+                       "doctor_already_linked", {"doctor_id": "is linked to another account"})
 
 
 def _lock_admin_ids() -> list[int]:
