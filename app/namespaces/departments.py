@@ -72,6 +72,7 @@ class DepartmentSearch(Resource):
     @ns.response(200, "Matching departments", department_list)
     @ns.response(400, "Bad search body", error)
     @ns.response(401, "Missing or invalid token", error)
+    @ns.response(413, "Body too large", error)
     @login_required
     def post(self):
         """Search departments by name or description."""

@@ -72,6 +72,7 @@ class DoctorSearch(Resource):
     @ns.response(200, "Matching doctors", doctor_list)
     @ns.response(400, "Bad search body", error)
     @ns.response(401, "Missing or invalid token", error)
+    @ns.response(413, "Body too large", error)
     @login_required
     def post(self):
         """Search doctors by name, email, phone number or description."""

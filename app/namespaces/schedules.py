@@ -64,6 +64,7 @@ class ScheduleSearch(Resource):
     @ns.response(200, "Matching schedules", schedule_list)
     @ns.response(400, "Bad search body", error)
     @ns.response(401, "Missing or invalid token", error)
+    @ns.response(413, "Body too large", error)
     @login_required
     def post(self):
         """Search schedules by doctor name, department name or date (YYYY-MM-DD)."""
