@@ -5,11 +5,16 @@ Creates .venv and installs the requirements on first use, applies the migrations
 bootstraps the first admin, then serves. Set APP_ENV/DATABASE_URL etc. as for any start.
 """
 import os
+import signal
+import sys
 
 import devenv
 
 if __name__ == "__main__":
     devenv.ensure_venv()
+    # SIGTERM (e.g. from a process manager) exits like Ctrl-C does, so the embedded
+    # PostgreSQL started for development is stopped on the way out.
+    signal.signal(signal.SIGTERM, lambda _signo, _frame: sys.exit(0))
     from dotenv import load_dotenv
 
     load_dotenv()
