@@ -42,8 +42,10 @@ def guard_active_registrations(scope: ColumnElement[bool], label: str, force: bo
     Returns the number of bookings that a forced delete will remove.
     """
     now = hospital_now()
+    # In id order, like every other place that locks several schedules (no deadlocks).
     db.session.execute(
-        select(Schedule.id).where(scope, Schedule.date >= now.date()).with_for_update()
+        select(Schedule.id).where(scope, Schedule.date >= now.date()).order_by(Schedule.id)
+        .with_for_update()
     )
     count = db.session.scalar(
         select(func.count(Registration.id))
