@@ -8,6 +8,7 @@ from typing import Any
 
 from dotenv import load_dotenv
 from flask import Flask
+from flask.sessions import SessionInterface
 from werkzeug.routing import IntegerConverter
 
 from .api import make_api
@@ -24,6 +25,16 @@ class IdConverter(IntegerConverter):
     def __init__(self, map, *args, **kwargs):
         kwargs.setdefault("max", MAX_DB_INT)
         super().__init__(map, *args, **kwargs)
+
+
+class NoCookieSession(SessionInterface):
+    """The API keeps no cookie session (tokens only): skip building a signer per request."""
+
+    def open_session(self, app, request):
+        return None  # Flask then uses a NullSession, which refuses writes
+
+    def save_session(self, app, session, response):
+        return None
 
 
 def create_app(config: Mapping[str, Any] | str | None = None) -> Flask:
@@ -114,6 +125,7 @@ def normalize_database_url(uri: str) -> str:
 def init_extensions(app: Flask) -> None:
     """Bind the extensions to this app."""
     app.url_map.converters["int"] = IdConverter
+    app.session_interface = NoCookieSession()
     # Collection URLs answer with and without the trailing slash, without a redirect.
     app.url_map.strict_slashes = False
     db.init_app(app)

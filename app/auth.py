@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
@@ -10,13 +11,39 @@ from flask_jwt_extended import get_jwt, jwt_required, verify_jwt_in_request
 
 from .actor import Actor
 from .errors import Forbidden, Unauthorized
-from .extensions import db, jwt
+from .extensions import jwt
 from .models import User
+from .rawsql import fetch_one
 
 VERSION_CLAIM = "ver"
+MAX_USER_ID = 2**31 - 1
 
 
-def _load_user(payload: dict[str, Any]) -> User | None:
+@dataclass(frozen=True, slots=True)
+class AuthUser:
+    """What a request needs to know about its caller: read from `users` on every request."""
+
+    id: int
+    is_admin: bool
+    doctor_id: int | None
+    token_version: int
+
+
+# The one query every authenticated request runs, straight on the driver (app/rawsql.py).
+USER_LOOKUP_SQL = "SELECT id, is_admin, doctor_id, token_version FROM users WHERE id = %(user_id)s"
+
+
+def fetch_auth_user(user_id: int) -> AuthUser | None:
+    """The caller's row (id, rights, token version), or None when it does not exist.
+
+    Read outside the request's ORM session, in one autocommit round trip, so a request
+    answered from the catalogue cache opens no transaction at all.
+    """
+    row = fetch_one(USER_LOOKUP_SQL, {"user_id": user_id})
+    return None if row is None else AuthUser(*row)
+
+
+def _load_user(payload: dict[str, Any]) -> AuthUser | None:
     # Cached for this request only: an app context (and its `g`) can span several requests,
     # e.g. the test client's requests inside a test's app context.
     this_request = request._get_current_object() if has_request_context() else None
@@ -29,7 +56,7 @@ def _load_user(payload: dict[str, Any]) -> User | None:
         except (KeyError, TypeError, ValueError):
             g._jwt_user = None
         else:
-            g._jwt_user = db.session.get(User, user_id) if 0 < user_id < 2**31 else None
+            g._jwt_user = fetch_auth_user(user_id) if 0 < user_id <= MAX_USER_ID else None
     return g._jwt_user
 
 
@@ -37,11 +64,11 @@ def init_jwt_callbacks() -> None:
     """Register the callbacks that tie tokens to the users table."""
 
     @jwt.additional_claims_loader
-    def _claims(user: User) -> dict[str, Any]:
+    def _claims(user: User | AuthUser) -> dict[str, Any]:
         return {VERSION_CLAIM: user.token_version}
 
     @jwt.user_identity_loader
-    def _identity(user: User) -> str:
+    def _identity(user: User | AuthUser) -> str:
         # PyJWT >= 2.10 requires a string subject.
         return str(user.id)
 
@@ -51,12 +78,12 @@ def init_jwt_callbacks() -> None:
         return user is None or payload.get(VERSION_CLAIM) != user.token_version
 
     @jwt.user_lookup_loader
-    def _lookup(_header: dict, payload: dict) -> User | None:
+    def _lookup(_header: dict, payload: dict) -> AuthUser | None:
         return _load_user(payload)
 
 
-def current_user() -> User:
-    """The User behind the verified token of this request."""
+def current_user() -> AuthUser:
+    """The caller behind the verified token of this request (see current_actor)."""
     user = g.get("_jwt_user")
     if user is None:
         raise Unauthorized("Token does not belong to an existing user", "invalid_token")

@@ -110,7 +110,7 @@ class UserMe(Resource):
     @login_required
     def get(self):
         """Get the current user's information."""
-        return user_to_dict(current_user())
+        return user_to_dict(service.get_user(current_actor().id))
 
     @ns.expect(m["self_update"])
     @ns.response(200, "Updated", m["user"])

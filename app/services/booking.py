@@ -6,6 +6,11 @@ Lock order, kept by every writer of registrations: the schedule row first
 The database stays the final word: the booking trigger bumps ``schedules.booked_count`` and
 ``ck_schedules_capacity`` rejects an overbooking, the partial unique index rejects a second
 active registration of one patient.
+
+A booking is one call of the database function ``book_registration`` (migration 0003), which
+takes the lock, checks and inserts: without an idempotency key it runs alone in autocommit
+(one round trip, and the schedule row stays locked only for that call); with one it runs
+inside the transaction that claims the key.
 """
 from __future__ import annotations
 
@@ -15,14 +20,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from ..actor import Actor
-from ..errors import Conflict, NotFound
+from ..caching import DIRTY_FLAG, bump_generation
+from ..errors import Conflict, NotFound, integrity_to_api_error
 from ..extensions import db
-from ..models import ACTIVE_STATUSES, Patient, Registration, RegistrationStatus, Schedule
+from ..models import ACTIVE_STATUSES, Registration, Schedule
+from ..rawsql import fetch_one
 from . import idempotency
-from .common import commit, flush
-from .patients import get_patient
+from .common import commit
+from .patients import get_patient, patient_not_found
 from .schedule_rules import hospital_now
 
 
@@ -53,18 +61,32 @@ def schedule_started(schedule: Schedule) -> bool:
     return hospital_now() >= dt.datetime.combine(schedule.date, schedule.start_time)
 
 
-def ensure_not_started(schedule: Schedule) -> None:
-    """409 schedule_started once the schedule has begun."""
-    if schedule_started(schedule):
-        raise Conflict(f"Schedule {schedule.id} has already started", "schedule_started",
-                       {"schedule_id": "has already started"})
+def schedule_started_error(schedule_id: int) -> Conflict:
+    """409 schedule_started."""
+    return Conflict(f"Schedule {schedule_id} has already started", "schedule_started",
+                    {"schedule_id": "has already started"})
+
+
+def schedule_full_error(schedule_id: int) -> Conflict:
+    """409 schedule_full."""
+    return Conflict(f"Schedule {schedule_id} is full", "schedule_full",
+                    {"schedule_id": "has no free slot"})
+
+
+def duplicate_error(patient_id: int, schedule_id: int, existing_id: int) -> Conflict:
+    """409 duplicate_registration."""
+    return Conflict(
+        f"Patient {patient_id} already has registration {existing_id} on schedule "
+        f"{schedule_id}",
+        "duplicate_registration",
+        {"patient_id": "already has an active registration on this schedule"},
+    )
 
 
 def ensure_free_slot(schedule: Schedule) -> None:
     """409 schedule_full when every slot is taken (call with the schedule locked)."""
     if schedule.booked_count >= schedule.max_appointments:
-        raise Conflict(f"Schedule {schedule.id} is full", "schedule_full",
-                       {"schedule_id": "has no free slot"})
+        raise schedule_full_error(schedule.id)
 
 
 def ensure_no_active_booking(patient_id: int, schedule_id: int) -> None:
@@ -77,28 +99,81 @@ def ensure_no_active_booking(patient_id: int, schedule_id: int) -> None:
         ).limit(1)
     )
     if existing is not None:
-        raise Conflict(
-            f"Patient {patient_id} already has registration {existing} on schedule "
-            f"{schedule_id}",
-            "duplicate_registration",
-            {"patient_id": "already has an active registration on this schedule"},
-        )
+        raise duplicate_error(patient_id, schedule_id, existing)
 
 
-def _insert_registration(
-    actor: Actor, patient_id: int, schedule_id: int, notes: str | None
-) -> Registration:
-    patient: Patient = get_patient(actor, patient_id)
-    schedule = lock_schedule(schedule_id)
-    if schedule is None:
+# The whole booking is one call of the database function book_registration (migration
+# 0003): it locks the schedule row, checks the rules and inserts, or says why it did not.
+BOOK_SQL = (
+    "SELECT outcome, duplicate_id, registration_id, reg_status, reg_notes, reg_queue_number,"
+    " reg_created_at, reg_updated_at FROM book_registration(%(patient_id)s, %(schedule_id)s,"
+    " %(notes)s, %(user_id)s, %(is_admin)s, %(now)s)"
+)
+
+
+@dataclass(frozen=True)
+class BookedRegistration:
+    """The registration a booking created (the attributes registration_to_dict reads)."""
+
+    id: int
+    patient_id: int
+    schedule_id: int
+    status: str
+    notes: str | None
+    queue_number: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+def _booking_params(actor: Actor, patient_id: int, schedule_id: int,
+                    notes: str | None) -> dict[str, Any]:
+    return {"now": hospital_now(), "schedule_id": schedule_id, "patient_id": patient_id,
+            "notes": notes, "is_admin": actor.is_admin, "user_id": actor.id}
+
+
+def _outcome(actor: Actor, patient_id: int, schedule_id: int, row: tuple) -> BookedRegistration:
+    """The created registration, or the error that explains why none was created."""
+    outcome, duplicate_id, registration_id, status, notes, queue_number, created, updated = row
+    if outcome == "booked":
+        return BookedRegistration(registration_id, patient_id, schedule_id, status, notes,
+                                  queue_number, created, updated)
+    if outcome == "patient_not_found":
+        get_patient(actor, patient_id)  # raises the 404 (or a doctor's 403) it always gave
+        raise patient_not_found(patient_id)
+    if outcome == "schedule_not_found":
         raise schedule_not_found(schedule_id)
-    ensure_not_started(schedule)
-    ensure_no_active_booking(patient.id, schedule.id)
-    ensure_free_slot(schedule)
-    registration = Registration(patient_id=patient.id, schedule_id=schedule.id, notes=notes,
-                                status=RegistrationStatus.scheduled.value)
-    db.session.add(registration)
-    flush()  # the trigger assigns queue_number; the constraints have the last word
+    if outcome == "schedule_started":
+        raise schedule_started_error(schedule_id)
+    if outcome == "duplicate_registration":
+        raise duplicate_error(patient_id, schedule_id, duplicate_id)
+    if outcome == "schedule_full":
+        raise schedule_full_error(schedule_id)
+    raise RuntimeError(f"book_registration() answered {outcome!r}")
+
+
+def _book_in_session(actor: Actor, patient_id: int, schedule_id: int,
+                     notes: str | None) -> BookedRegistration:
+    """Book inside the session's transaction (with an idempotency key claimed in it)."""
+    params = _booking_params(actor, patient_id, schedule_id, notes)
+    try:
+        row = db.session.connection().exec_driver_sql(BOOK_SQL, params).first()
+    except IntegrityError as exc:
+        db.session.rollback()
+        raise integrity_to_api_error(exc) from None
+    db.session.info[DIRTY_FLAG] = True  # the commit invalidates the catalogue cache
+    return _outcome(actor, patient_id, schedule_id, row)
+
+
+def _book_alone(actor: Actor, patient_id: int, schedule_id: int,
+                notes: str | None) -> BookedRegistration:
+    """Book in one autocommit statement: committed when it returns."""
+    params = _booking_params(actor, patient_id, schedule_id, notes)
+    try:
+        row = fetch_one(BOOK_SQL, params, writes=True)
+    except IntegrityError as exc:
+        raise integrity_to_api_error(exc) from None
+    registration = _outcome(actor, patient_id, schedule_id, row)
+    bump_generation()  # available_slots changed
     return registration
 
 
@@ -109,21 +184,21 @@ def book_registration(
     schedule_id: int,
     notes: str | None = None,
     idempotency_key: str | None = None,
-    render: Callable[[Registration], dict[str, Any]],
+    render: Callable[[Any], dict[str, Any]],
 ) -> BookingOutcome:
     """Book a slot for a patient; with an idempotency key a retry gets the first answer."""
-    if idempotency_key is not None:
-        request_hash = idempotency.fingerprint(
-            "book_registration",
-            {"patient_id": patient_id, "schedule_id": schedule_id, "notes": notes},
-        )
-        stored = idempotency.claim_key(actor.id, idempotency_key, request_hash)
-        if stored is not None:
-            db.session.rollback()  # nothing to write; release the key row
-            return BookingOutcome(body=stored.body, status=stored.status, replayed=True)
-    registration = _insert_registration(actor, patient_id, schedule_id, notes)
-    body = render(registration)
-    if idempotency_key is not None:
-        idempotency.store_response(actor.id, idempotency_key, 201, body)
+    if idempotency_key is None:
+        return BookingOutcome(body=render(_book_alone(actor, patient_id, schedule_id, notes)),
+                              status=201)
+    request_hash = idempotency.fingerprint(
+        "book_registration",
+        {"patient_id": patient_id, "schedule_id": schedule_id, "notes": notes},
+    )
+    stored = idempotency.claim_key(actor.id, idempotency_key, request_hash)
+    if stored is not None:
+        db.session.rollback()  # nothing to write; release the key row
+        return BookingOutcome(body=stored.body, status=stored.status, replayed=True)
+    body = render(_book_in_session(actor, patient_id, schedule_id, notes))
+    idempotency.store_response(actor.id, idempotency_key, 201, body)
     commit()
     return BookingOutcome(body=body, status=201)

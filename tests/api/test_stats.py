@@ -5,6 +5,7 @@ import datetime as dt
 
 import pytest
 
+from app.auth import USER_LOOKUP_SQL
 from tests.sqlcount import count_statements
 
 D1, D2, D3 = dt.date(2030, 1, 10), dt.date(2030, 1, 11), dt.date(2030, 1, 12)
@@ -138,8 +139,8 @@ def test_stats_are_admin_only(client, world, factory):
 
 
 def besides_user_lookup(statements: list[str]) -> list[str]:
-    """The statements other than the JWT user lookup (SELECT users.* ... WHERE users.id = ...)."""
-    return [s for s in statements if not s.startswith("SELECT users.id")]
+    """The statements other than the caller lookup every authenticated request makes."""
+    return [s for s in statements if s != USER_LOOKUP_SQL]
 
 
 def test_stats_query_is_one_statement(client, world, db_session):
