@@ -133,11 +133,16 @@ def init_extensions(app: Flask) -> None:
                                                      "migrations"))
     jwt.init_app(app)
     from .auth import init_jwt_callbacks
+    from .callers import init_caller_cache
+
+    init_caller_cache(app)
 
     init_jwt_callbacks()
     cors.init_app(
         app,
         origins=app.config["CORS_ORIGINS"],
+        # CORS headers answer a browser's Origin header; requests without one need none.
+        always_send=False,
         expose_headers=["ETag", "Retry-After", "X-Request-ID", "Idempotent-Replayed"],
         allow_headers=["Authorization", "Content-Type", "If-None-Match", "Idempotency-Key",
                        "X-Request-ID"],

@@ -10,6 +10,7 @@ from flask import g, has_request_context, request
 from flask_jwt_extended import get_jwt, jwt_required, verify_jwt_in_request
 
 from .actor import Actor
+from .callers import caller_cache
 from .errors import Forbidden, Unauthorized
 from .extensions import jwt
 from .models import User
@@ -36,11 +37,23 @@ USER_LOOKUP_SQL = "SELECT id, is_admin, doctor_id, token_version FROM users WHER
 def fetch_auth_user(user_id: int) -> AuthUser | None:
     """The caller's row (id, rights, token version), or None when it does not exist.
 
-    Read outside the request's ORM session, in one autocommit round trip, so a request
-    answered from the catalogue cache opens no transaction at all.
+    From this process's short-lived caller cache (app/callers.py), else read outside the
+    request's ORM session in one autocommit round trip, so a request answered from the
+    catalogue cache opens no transaction at all.
     """
+    cache = caller_cache()
+    if cache is not None and cache.enabled:
+        cached = cache.get(user_id)
+        if cached is not None:
+            return cached
+        epoch = cache.epoch()
     row = fetch_one(USER_LOOKUP_SQL, {"user_id": user_id})
-    return None if row is None else AuthUser(*row)
+    if row is None:
+        return None
+    user = AuthUser(*row)
+    if cache is not None and cache.enabled:
+        cache.put(user_id, user, epoch)
+    return user
 
 
 def _load_user(payload: dict[str, Any]) -> AuthUser | None:

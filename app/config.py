@@ -35,6 +35,19 @@ def _int(name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, not {value!r}") from exc
 
 
+def _float(name: str, default: float) -> float:
+    value = _str(name)
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number, not {value!r}") from exc
+    if not number >= 0:
+        raise ConfigError(f"{name} must be a number >= 0, not {value!r}")
+    return number
+
+
 def _list(name: str, default: str) -> list[str]:
     return [item.strip() for item in (_str(name, default) or "").split(",") if item.strip()]
 
@@ -75,6 +88,7 @@ def base_settings() -> dict[str, Any]:
         "RATELIMIT_BOOKING": _str("RATELIMIT_BOOKING", "30 per minute"),
         "CACHE_ENABLED": _bool("CACHE_ENABLED", True),
         "CACHE_TIMEOUT": _int("CACHE_TIMEOUT", 300),
+        "AUTH_CACHE_SECONDS": _float("AUTH_CACHE_SECONDS", 2.0),
         "PROXY_FIX_COUNT": _int("PROXY_FIX_COUNT", 0),
         "SCHEDULER_ENABLED": _bool("SCHEDULER_ENABLED", True),
         "NO_SHOW_INTERVAL_MINUTES": _int("NO_SHOW_INTERVAL_MINUTES", 10),

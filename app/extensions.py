@@ -5,6 +5,7 @@ import time
 import jwt as pyjwt
 from flask_cors import CORS
 from flask_jwt_extended import JWTManager
+from flask_jwt_extended import view_decorators as jwt_views
 from flask_jwt_extended.default_callbacks import default_decode_key_callback
 from flask_jwt_extended.tokens import _decode_jwt
 from flask_migrate import Migrate
@@ -75,6 +76,13 @@ class HospitalJWTManager(JWTManager):
         super().__init__()
         self.verified = VerifiedTokenCache()
 
+    def init_app(self, app) -> None:
+        """Bind to the app, and remember decoded token headers (see _remembered_headers)."""
+        super().init_app(app)
+        if jwt_views.get_unverified_jwt_headers is not _remembered_headers:
+            _original_headers[0] = jwt_views.get_unverified_jwt_headers
+            jwt_views.get_unverified_jwt_headers = _remembered_headers
+
     def _decode_jwt_from_config(self, encoded_token: str, csrf_value=None,
                                 allow_expired: bool = False) -> dict:
         from flask_jwt_extended.config import config
@@ -93,6 +101,27 @@ class HospitalJWTManager(JWTManager):
         if not allow_expired:
             self.verified.put(key, claims)
         return claims
+
+
+_original_headers: list = [None]
+_headers_seen: dict[str, dict] = {}
+_HEADERS_KEPT = 4096
+
+
+def _remembered_headers(encoded_token: str) -> dict:
+    """flask_jwt_extended's get_unverified_jwt_headers, remembered per token string.
+
+    After verifying a token, flask_jwt_extended decodes its header once more (unverified)
+    on every request. The header is a pure function of the token's first segment, so the
+    decoded value is kept (bounded, oldest first out) and a copy handed back.
+    """
+    header = _headers_seen.get(encoded_token)
+    if header is None:
+        header = _original_headers[0](encoded_token)
+        if len(_headers_seen) >= _HEADERS_KEPT:
+            _headers_seen.pop(next(iter(_headers_seen), None), None)
+        _headers_seen[encoded_token] = dict(header)
+    return dict(header)
 
 
 def _verify_with_default_key(encoded_token: str, csrf_value, allow_expired: bool,

@@ -16,6 +16,7 @@ os.environ["APP_ENV"] = "testing"
 
 from app import create_app  # noqa: E402
 from app.caching import cache  # noqa: E402
+from app.callers import caller_cache  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models import Base  # noqa: E402
 
@@ -54,6 +55,7 @@ def db_session(app):
     """Run the test inside one transaction that is rolled back afterwards."""
     with app.app_context():
         cache.clear()  # cached catalogue responses of earlier (rolled-back) tests
+        caller_cache().invalidate()  # and callers' rows
         engine = db.engine
         connection = engine.connect()
         transaction = connection.begin()
@@ -94,6 +96,7 @@ def committing_db(app):
     truncate_all(app)
     with app.app_context():
         cache.clear()
+        caller_cache().invalidate()
         yield Factory(app)
         db.session.remove()
     truncate_all(app)
