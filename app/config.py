@@ -1,6 +1,7 @@
 """Configuration, read from the environment each time an app is built."""
 from __future__ import annotations
 
+import math
 import os
 from datetime import timedelta
 from typing import Any
@@ -43,8 +44,8 @@ def _float(name: str, default: float) -> float:
         number = float(value)
     except ValueError as exc:
         raise ConfigError(f"{name} must be a number, not {value!r}") from exc
-    if not number >= 0:
-        raise ConfigError(f"{name} must be a number >= 0, not {value!r}")
+    if not (math.isfinite(number) and number >= 0):
+        raise ConfigError(f"{name} must be a finite number >= 0, not {value!r}")
     return number
 
 

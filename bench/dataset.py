@@ -123,11 +123,17 @@ def seed(url: str, scale: str, seed_value: int, env: dict[str, str], log: Path) 
     if done.returncode != 0:
         raise SystemExit(f"seed.py failed ({done.returncode}); see {log}:\n"
                          + log.read_text(errors="replace")[-3000:])
-    conn = connect(url)
-    with conn.cursor() as cur:
-        cur.execute("ANALYZE")
-    conn.close()
     return time.monotonic() - started
+
+
+def vacuum(url: str) -> None:
+    """VACUUM (ANALYZE) the whole database: no dead rows, fresh planner statistics."""
+    conn = connect(url)
+    try:
+        with conn.cursor() as cur:  # autocommit: VACUUM cannot run inside a transaction
+            cur.execute("VACUUM (ANALYZE)")
+    finally:
+        conn.close()
 
 
 @dataclass

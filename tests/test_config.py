@@ -105,6 +105,21 @@ def test_bad_integer_setting_is_named(production_env):
         load_settings("production")
 
 
+def test_caller_cache_lifetime(production_env, monkeypatch):
+    assert load_settings()["AUTH_CACHE_SECONDS"] == 2.0
+    monkeypatch.setenv("AUTH_CACHE_SECONDS", "0.5")
+    assert load_settings()["AUTH_CACHE_SECONDS"] == 0.5
+    monkeypatch.setenv("AUTH_CACHE_SECONDS", "0")
+    assert load_settings()["AUTH_CACHE_SECONDS"] == 0.0
+
+
+@pytest.mark.parametrize("value", ["-1", "soon", "nan", "inf"])
+def test_bad_caller_cache_lifetime_is_named(production_env, monkeypatch, value):
+    monkeypatch.setenv("AUTH_CACHE_SECONDS", value)
+    with pytest.raises(ConfigError, match="AUTH_CACHE_SECONDS"):
+        load_settings()
+
+
 def test_unknown_environment_is_refused():
     with pytest.raises(ConfigError, match="APP_ENV"):
         load_settings("staging")
