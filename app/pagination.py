@@ -155,7 +155,18 @@ def paginate(
     columns = list(sort_columns[params.sort]) + [c for c in tiebreak
                                                  if c not in sort_columns[params.sort]]
     order = [c.desc() if params.reverse else c.asc() for c in columns]
-    total = over(func.count())
+    if params.query is None:
+        # A list: the total as an uncorrelated scalar subquery (evaluated once, as an
+        # InitPlan). Counting needs only the matching rows' existence, so PostgreSQL can
+        # count from an index, and the page itself reads only its rows; count(*) OVER ()
+        # carried every matching row, in full, through a window (2-3x the work on a
+        # 27,000-row schedule list).
+        total = select(func.count()).select_from(
+            stmt.order_by(None).subquery()).scalar_subquery()
+    else:
+        # A search: its matches are computed once and counted with the page (a subquery
+        # would compute them a second time, which measured slower).
+        total = over(func.count())
     paged = stmt.add_columns(total.label("_total")).order_by(*order).limit(
         params.per_page).offset(params.offset)
     rows = session.execute(paged).all()
