@@ -71,10 +71,13 @@ def _fetch_on_engine(engine: Engine, sql: str, params: Mapping[str, Any]) -> tup
         finally:
             cursor.close()
     except dbapi.Error as exc:
-        lost = isinstance(exc, (dbapi.OperationalError, dbapi.InterfaceError)) or \
+        lost = isinstance(exc, dbapi.InterfaceError) or \
             engine.dialect.is_disconnect(exc, connection.dbapi_connection, None)
         if lost:
-            connection.invalidate(exc)  # not returned to the pool
+            # As SQLAlchemy does for its own connections: the database probably restarted, so
+            # drop this connection and every idle one; the next requests reconnect.
+            connection.invalidate(exc)
+            engine.dispose()
         raise DBAPIError.instance(sql, dict(params), exc, dbapi.Error,
                                   connection_invalidated=lost, dialect=engine.dialect) from exc
     finally:
