@@ -106,6 +106,7 @@ class HospitalJWTManager(JWTManager):
 _original_headers: list = [None]
 _headers_seen: dict[str, dict] = {}
 _HEADERS_KEPT = 4096
+_headers_lock = threading.Lock()
 
 
 def _remembered_headers(encoded_token: str) -> dict:
@@ -118,9 +119,10 @@ def _remembered_headers(encoded_token: str) -> dict:
     header = _headers_seen.get(encoded_token)
     if header is None:
         header = _original_headers[0](encoded_token)
-        if len(_headers_seen) >= _HEADERS_KEPT:
-            _headers_seen.pop(next(iter(_headers_seen), None), None)
-        _headers_seen[encoded_token] = dict(header)
+        with _headers_lock:  # evicting iterates the dict: not while another thread inserts
+            while len(_headers_seen) >= _HEADERS_KEPT:
+                _headers_seen.pop(next(iter(_headers_seen)), None)
+            _headers_seen[encoded_token] = dict(header)
     return dict(header)
 
 
