@@ -4,10 +4,13 @@
   gets 304 with no body.
 * Catalogue GETs are also kept in a server-side cache (Flask-Caching: in-process by
   default, Redis when REDIS_URL is set, so several processes share it). Entries are keyed
-  by a *generation* token; any committed write that can change what the catalogue shows
-  (including a booking or cancellation, which changes available_slots, and deletes that
-  cascade to registrations) bumps the generation, so the next read misses and recomputes.
-  A reader takes the generation before it queries, so a response computed from data older
+  by *generation* tokens; a committed write that can change what the catalogue shows bumps
+  one, so the next read misses and recomputes. There are two: the catalogue generation
+  (departments, doctors, affiliations, schedules) keys every entry, and the slots
+  generation (registrations: a booking, a cancellation, deletes that cascade to them) keys
+  only the responses that show available_slots — schedules and the schedule sub-lists. So a
+  booking rush leaves the cached departments and doctors alone.
+  A reader takes the generations before it queries, so a response computed from data older
   than a write can only be stored under a generation nobody reads any more.
 """
 from __future__ import annotations
@@ -29,18 +32,23 @@ log = logging.getLogger(__name__)
 cache = Cache()
 
 GENERATION_KEY = "catalogue-generation"
+SLOTS_GENERATION_KEY = "slots-generation"
 # Catalogue reads, public to every signed-in user (never per-user data).
 CACHEABLE_PATH = re.compile(
     r"^/(departments|doctors|schedules)(/\d+(/(departments|doctors|schedules))?)?/?$"
 )
-# Any change to these shows in the catalogue (registrations change available_slots) ...
-WATCHED = (Department, Doctor, Affiliation, Schedule, Registration)
-# ... and deleting these cascades to registrations in the database.
-WATCHED_DELETES = (Patient, User)
-WATCHED_TABLES = frozenset(
-    model.__table__.name for model in (*WATCHED, *WATCHED_DELETES)
-)
-DIRTY_FLAG = "catalogue_dirty"
+# The cacheable reads that show available_slots: schedules and the schedule sub-lists.
+SLOTS_PATH = re.compile(r"^/(schedules|(departments|doctors)/\d+/schedules)(/|$)")
+# A change to these shows in the catalogue ...
+CATALOGUE_MODELS = (Department, Doctor, Affiliation, Schedule)
+# ... a change to these in available_slots, and so does deleting a patient or a user, which
+# cascades to registrations in the database.
+SLOT_MODELS = (Registration,)
+SLOT_DELETES = (Patient, User)
+CATALOGUE_TABLES = frozenset(model.__table__.name for model in CATALOGUE_MODELS)
+SLOT_TABLES = frozenset(model.__table__.name for model in (*SLOT_MODELS, *SLOT_DELETES))
+DIRTY_FLAG = "catalogue_dirty"  # session.info: the commit bumps the catalogue generation
+SLOTS_DIRTY_FLAG = "slots_dirty"  # session.info: the commit bumps the slots generation
 
 
 def init_caching(app: Flask) -> None:
@@ -58,29 +66,34 @@ def init_caching(app: Flask) -> None:
     app.after_request(_etag_and_store)
 
 
-def current_generation() -> str | None:
-    """The catalogue generation; None when the cache backend is unreachable.
+def current_generation(key: str = GENERATION_KEY) -> str | None:
+    """A generation (catalogue by default); None when the cache backend is unreachable.
 
     Generations are random tokens, never counters, so a generation that was lost (evicted,
     expired, Redis restarted) is replaced by a new one and old entries are never read again.
     """
     try:
-        generation = cache.get(GENERATION_KEY)
+        generation = cache.get(key)
         if generation is None:
-            cache.add(GENERATION_KEY, uuid.uuid4().hex, timeout=0)
-            generation = cache.get(GENERATION_KEY)
+            cache.add(key, uuid.uuid4().hex, timeout=0)
+            generation = cache.get(key)
         return generation
     except Exception:  # a cache outage must not fail reads
         log.warning("cache unavailable", exc_info=True)
         return None
 
 
-def bump_generation() -> None:
-    """Invalidate every cached catalogue response."""
+def bump_generation(key: str = GENERATION_KEY) -> None:
+    """Invalidate the cached responses keyed by a generation (every one, by default)."""
     try:
-        cache.set(GENERATION_KEY, uuid.uuid4().hex, timeout=0)
+        cache.set(key, uuid.uuid4().hex, timeout=0)
     except Exception:
         log.error("could not invalidate the catalogue cache", exc_info=True)
+
+
+def bump_slots_generation() -> None:
+    """Invalidate the cached responses that show available_slots."""
+    bump_generation(SLOTS_GENERATION_KEY)
 
 
 def _cache_wanted() -> bool:
@@ -98,6 +111,11 @@ def _serve_from_cache() -> Response | None:
     if generation is None:
         return None
     path = request.path.rstrip("/") or "/"
+    if SLOTS_PATH.match(path):
+        slots = current_generation(SLOTS_GENERATION_KEY)
+        if slots is None:
+            return None
+        generation = f"{generation}:{slots}"
     query = request.query_string.decode("latin-1")
     key = f"resp:{generation}:{path}?{query}"
     entry = cache.get(key)
@@ -141,10 +159,12 @@ def _etag_and_store(response: Response) -> Response:
 @event.listens_for(Session, "after_flush")
 def _note_flush(session: Session, _context) -> None:
     changed = (*session.new, *session.dirty, *session.deleted)
-    if any(isinstance(obj, WATCHED) for obj in changed) or any(
-        isinstance(obj, WATCHED_DELETES) for obj in session.deleted
-    ):
+    if any(isinstance(obj, CATALOGUE_MODELS) for obj in changed):
         session.info[DIRTY_FLAG] = True
+    if any(isinstance(obj, SLOT_MODELS) for obj in changed) or any(
+        isinstance(obj, SLOT_DELETES) for obj in session.deleted
+    ):
+        session.info[SLOTS_DIRTY_FLAG] = True
 
 
 @event.listens_for(Session, "do_orm_execute")
@@ -154,16 +174,22 @@ def _note_statement(state) -> None:
     if state.is_select or str(getattr(statement, "text", "")).lstrip()[:6].upper() == "SELECT":
         return
     table = getattr(statement, "table", None)
-    if table is None or getattr(table, "name", None) in WATCHED_TABLES:
+    name = getattr(table, "name", None)
+    if table is None or name in CATALOGUE_TABLES:  # textual SQL: could touch anything
         state.session.info[DIRTY_FLAG] = True
+    if table is None or name in SLOT_TABLES:
+        state.session.info[SLOTS_DIRTY_FLAG] = True
 
 
 @event.listens_for(Session, "after_commit")
 def _invalidate_after_commit(session: Session) -> None:
     if session.info.pop(DIRTY_FLAG, False):
         bump_generation()
+    if session.info.pop(SLOTS_DIRTY_FLAG, False):
+        bump_slots_generation()
 
 
 @event.listens_for(Session, "after_rollback")
 def _forget_after_rollback(session: Session) -> None:
     session.info.pop(DIRTY_FLAG, None)
+    session.info.pop(SLOTS_DIRTY_FLAG, None)

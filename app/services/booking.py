@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ..actor import Actor
-from ..caching import DIRTY_FLAG, bump_generation
+from ..caching import SLOTS_DIRTY_FLAG, bump_slots_generation
 from ..errors import Conflict, NotFound, integrity_to_api_error
 from ..extensions import db
 from ..models import ACTIVE_STATUSES, Registration, Schedule
@@ -160,7 +160,7 @@ def _book_in_session(actor: Actor, patient_id: int, schedule_id: int,
     except IntegrityError as exc:
         db.session.rollback()
         raise integrity_to_api_error(exc) from None
-    db.session.info[DIRTY_FLAG] = True  # the commit invalidates the catalogue cache
+    db.session.info[SLOTS_DIRTY_FLAG] = True  # the commit invalidates cached available_slots
     return _outcome(actor, patient_id, schedule_id, row)
 
 
@@ -173,7 +173,7 @@ def _book_alone(actor: Actor, patient_id: int, schedule_id: int,
     except IntegrityError as exc:
         raise integrity_to_api_error(exc) from None
     registration = _outcome(actor, patient_id, schedule_id, row)
-    bump_generation()  # available_slots changed
+    bump_slots_generation()  # available_slots changed
     return registration
 
 

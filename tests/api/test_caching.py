@@ -171,3 +171,25 @@ def test_a_rolled_back_write_does_not_invalidate(client, world):
     taken = client.post("/departments/", json={"name": "眼科"}, headers=world["admin"])
     assert taken.status_code == 409
     assert client.get(path, headers=world["owner"]).headers.get("X-Cache") == "hit"
+
+
+def test_a_booking_keeps_cached_reads_without_available_slots(client, world):
+    unaffected = ["/departments/", f"/departments/{world['department']}", "/doctors/",
+                  f"/doctors/{world['doctor']}", f"/doctors/{world['doctor']}/departments",
+                  f"/departments/{world['department']}/doctors"]
+    affected = ["/schedules/", f"/schedules/{world['schedule']}",
+                f"/doctors/{world['doctor']}/schedules",
+                f"/departments/{world['department']}/schedules"]
+    for path in unaffected + affected:
+        read_twice(client, path, world["owner"])
+    booked = client.post("/registrations/", headers=world["owner"],
+                         json={"patient_id": world["patient"], "schedule_id": world["schedule"]})
+    assert booked.status_code == 201
+    for path in unaffected:
+        assert client.get(path, headers=world["owner"]).headers.get("X-Cache") == "hit", path
+    for path in affected:
+        response = client.get(path, headers=world["owner"])
+        assert response.headers.get("X-Cache") == "miss", path
+        body = response.get_json()
+        shown = body["results"][0] if "results" in body else body
+        assert shown["available_slots"] == 2, path
