@@ -7,14 +7,7 @@ import pytest
 
 from app.extensions import db
 from app.models import User
-
-
-def assert_error(response, status: int, code: str) -> dict:
-    body = response.get_json()
-    assert response.status_code == status, body
-    assert body["code"] == code, body
-    assert isinstance(body["message"], str) and body["message"]
-    return body
+from tests.assertions import assert_error
 
 
 @pytest.fixture()

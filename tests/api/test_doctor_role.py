@@ -7,16 +7,10 @@ import pytest
 
 from app.extensions import db
 from app.models import Registration, Schedule
+from tests.assertions import assert_error
 
 YESTERDAY = dt.date.today() - dt.timedelta(days=1)
 
-
-def assert_error(response, status: int, code: str) -> dict:
-    body = response.get_json()
-    assert response.status_code == status, body
-    assert body["code"] == code, body
-    assert isinstance(body["message"], str) and body["message"]
-    return body
 
 
 class World:

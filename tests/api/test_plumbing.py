@@ -7,18 +7,8 @@ import re
 import pytest
 
 from app.services import users as user_service
+from tests.assertions import assert_error
 from tests.conftest import build_app
-
-
-def assert_error(response, status: int, code: str) -> dict:
-    """The response is the contract's error shape with this status and code."""
-    assert response.mimetype == "application/json", response.get_data(as_text=True)[:200]
-    body = response.get_json()
-    assert response.status_code == status, body
-    assert body["code"] == code, body
-    assert isinstance(body["message"], str) and body["message"]
-    return body
-
 
 BIG = 64 * 1024 + 1
 

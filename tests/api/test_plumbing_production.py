@@ -16,6 +16,7 @@ from flask_jwt_extended import create_access_token, create_refresh_token
 
 from app.extensions import db
 from app.services import users as user_service
+from tests.assertions import assert_error as assert_shared_error
 from tests.conftest import build_app
 
 SECRET_WORDS = ("Traceback", "SELECT", "sqlalchemy", "psycopg2", "File \"", "RuntimeError",
@@ -75,13 +76,8 @@ def bearer(token: str) -> dict[str, str]:
 
 
 def assert_error(response, status: int, code: str) -> dict:
-    """The response is the contract's error shape with this status and code."""
-    assert response.mimetype == "application/json", response.get_data(as_text=True)[:300]
-    body = response.get_json()
-    assert response.status_code == status, body
-    assert body["code"] == code, body
-    assert isinstance(body["message"], str) and body["message"]
-    assert set(body) <= {"message", "code", "errors", "request_id"}
+    """The contract's error shape (tests/assertions.py), and no internals in production."""
+    body = assert_shared_error(response, status, code)
     text = response.get_data(as_text=True)
     for word in SECRET_WORDS:
         assert word not in text

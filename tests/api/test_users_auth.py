@@ -6,19 +6,12 @@ import datetime as dt
 import pytest
 from flask_jwt_extended import decode_token
 
+from tests.assertions import assert_error
 from tests.factories import PASSWORD
 
 USER_FIELDS = {"id", "is_admin", "username", "phone_number", "bio", "doctor_id", "created_at",
                "updated_at"}
 
-
-def assert_error(response, status: int, code: str) -> dict:
-    """The response is the contract's error shape with this status and code."""
-    body = response.get_json()
-    assert response.status_code == status, body
-    assert body["code"] == code, body
-    assert isinstance(body["message"], str) and body["message"]
-    return body
 
 
 def bearer(token: str) -> dict[str, str]:

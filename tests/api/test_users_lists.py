@@ -4,16 +4,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
+from tests.assertions import assert_error
+
 ENVELOPE = {"results", "more", "count", "page", "per_page"}
 
-
-def assert_error(response, status: int, code: str) -> dict:
-    """The response is the contract's error shape with this status and code."""
-    body = response.get_json()
-    assert response.status_code == status, body
-    assert body["code"] == code, body
-    assert isinstance(body["message"], str) and body["message"]
-    return body
 
 
 @pytest.fixture()

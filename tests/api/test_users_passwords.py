@@ -3,16 +3,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.assertions import assert_error
 from tests.factories import PASSWORD
-
-
-def assert_error(response, status: int, code: str) -> dict:
-    """The response is the contract's error shape with this status and code."""
-    body = response.get_json()
-    assert response.status_code == status, body
-    assert body["code"] == code, body
-    assert isinstance(body["message"], str) and body["message"]
-    return body
 
 
 def login(client, username: str, password: str = PASSWORD):

@@ -7,19 +7,12 @@ import pytest
 from sqlalchemy import select
 
 from app.models import Patient, Registration, User
+from tests.assertions import assert_error
 from tests.factories import PASSWORD
 
 USER_FIELDS = {"id", "is_admin", "username", "phone_number", "bio", "doctor_id", "created_at",
                "updated_at"}
 
-
-def assert_error(response, status: int, code: str) -> dict:
-    """The response is the contract's error shape with this status and code."""
-    body = response.get_json()
-    assert response.status_code == status, body
-    assert body["code"] == code, body
-    assert isinstance(body["message"], str) and body["message"]
-    return body
 
 
 def login(client, username: str, password: str = PASSWORD):
