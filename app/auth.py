@@ -22,7 +22,7 @@ MAX_USER_ID = 2**31 - 1
 
 @dataclass(frozen=True, slots=True)
 class AuthUser:
-    """What a request needs to know about its caller: read from `users` on every request."""
+    """What a request needs to know about its caller: its `users` row (app/callers.py)."""
 
     id: int
     is_admin: bool
@@ -41,18 +41,16 @@ def fetch_auth_user(user_id: int) -> AuthUser | None:
     request's ORM session in one autocommit round trip, so a request answered from the
     catalogue cache opens no transaction at all.
     """
-    cache = caller_cache()
-    if cache is not None and cache.enabled:
-        cached = cache.get(user_id)
-        if cached is not None:
-            return cached
-        epoch = cache.epoch()
+    cache = caller_cache()  # always there in a request (create_app makes it)
+    cached = cache.get(user_id)
+    if cached is not None:
+        return cached
+    epoch = cache.epoch()
     row = fetch_one(USER_LOOKUP_SQL, {"user_id": user_id})
     if row is None:
         return None
     user = AuthUser(*row)
-    if cache is not None and cache.enabled:
-        cache.put(user_id, user, epoch)
+    cache.put(user_id, user, epoch)  # a no-op when AUTH_CACHE_SECONDS is 0
     return user
 
 

@@ -27,6 +27,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from .models import Affiliation, Department, Doctor, Patient, Registration, Schedule, User
+from .statements import writes_to
 
 log = logging.getLogger(__name__)
 cache = Cache()
@@ -169,15 +170,9 @@ def _note_flush(session: Session, _context) -> None:
 
 @event.listens_for(Session, "do_orm_execute")
 def _note_statement(state) -> None:
-    # Bulk UPDATE/DELETE/INSERT statements and textual SQL bypass the unit of work.
-    statement = state.statement
-    if state.is_select or str(getattr(statement, "text", "")).lstrip()[:6].upper() == "SELECT":
-        return
-    table = getattr(statement, "table", None)
-    name = getattr(table, "name", None)
-    if table is None or name in CATALOGUE_TABLES:  # textual SQL: could touch anything
+    if writes_to(state, CATALOGUE_TABLES):
         state.session.info[DIRTY_FLAG] = True
-    if table is None or name in SLOT_TABLES:
+    if writes_to(state, SLOT_TABLES):
         state.session.info[SLOTS_DIRTY_FLAG] = True
 
 

@@ -29,6 +29,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from .models import Doctor, User
+from .statements import writes_to
 
 EXTENSION_KEY = "caller_cache"
 CHANGED_KEY = "callers_changed"
@@ -123,14 +124,7 @@ def _after_flush(session: Session, _context) -> None:
 
 @event.listens_for(Session, "do_orm_execute")
 def _bulk_statement(state) -> None:
-    statement = state.statement
-    if state.is_select:
-        return
-    table = getattr(statement, "table", None)
-    if table is None:  # textual SQL: cannot tell what it touches
-        if str(getattr(statement, "text", "")).lstrip()[:6].upper() != "SELECT":
-            _note(state.session, ALL)
-    elif getattr(table, "name", None) in WATCHED_TABLES:
+    if writes_to(state, WATCHED_TABLES):
         _note(state.session, ALL)
 
 
