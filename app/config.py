@@ -8,6 +8,23 @@ from typing import Any
 
 ENVIRONMENTS = ("development", "testing", "production")
 PRODUCTION_REQUIRED = ("DATABASE_URL", "SECRET_KEY", "JWT_SECRET_KEY")
+SIGNING_KEYS = ("SECRET_KEY", "JWT_SECRET_KEY")
+MIN_SECRET_BYTES = 32
+DEV_SECRET_KEY = "dev-secret-key-not-for-production"
+DEV_JWT_SECRET_KEY = "dev-jwt-secret-key-not-for-production-use"
+TEST_SECRET_KEY = "test-secret-key"
+TEST_JWT_SECRET_KEY = "test-jwt-secret-key-that-is-long-enough-for-hs256"
+# Keys anyone can read: the fallbacks written above, and the placeholders people paste from
+# examples. Compared case-insensitively, without surrounding whitespace.
+PUBLIC_SECRETS = frozenset(
+    key.lower() for key in (
+        DEV_SECRET_KEY, DEV_JWT_SECRET_KEY, TEST_SECRET_KEY, TEST_JWT_SECRET_KEY,
+        "change-me", "changeme", "change_me", "change-this", "changethis", "secret",
+        "secret-key", "secret_key", "jwt-secret", "jwt-secret-key", "jwt_secret_key",
+        "your-secret-key", "your-jwt-secret-key", "please-change-me", "not-a-secret",
+    )
+)
+GENERATE_HINT = 'python3 -c "import secrets; print(secrets.token_urlsafe(48))"'
 
 
 class ConfigError(RuntimeError):
@@ -108,10 +125,8 @@ def base_settings() -> dict[str, Any]:
 def development_settings() -> dict[str, Any]:
     """Local development: embedded PostgreSQL unless DATABASE_URL is set."""
     settings = base_settings()
-    settings["SECRET_KEY"] = settings["SECRET_KEY"] or "dev-secret-key-not-for-production"
-    settings["JWT_SECRET_KEY"] = (
-        settings["JWT_SECRET_KEY"] or "dev-jwt-secret-key-not-for-production-use"
-    )
+    settings["SECRET_KEY"] = settings["SECRET_KEY"] or DEV_SECRET_KEY
+    settings["JWT_SECRET_KEY"] = settings["JWT_SECRET_KEY"] or DEV_JWT_SECRET_KEY
     return settings
 
 
@@ -120,8 +135,8 @@ def testing_settings() -> dict[str, Any]:
     settings = base_settings()
     settings.update(
         TESTING=True,
-        SECRET_KEY="test-secret-key",
-        JWT_SECRET_KEY="test-jwt-secret-key-that-is-long-enough-for-hs256",
+        SECRET_KEY=TEST_SECRET_KEY,
+        JWT_SECRET_KEY=TEST_JWT_SECRET_KEY,
         DATABASE_URL=_str("TEST_DATABASE_URL"),
         # scrypt costs ~50 ms a hash and the suite creates hundreds of users.
         PASSWORD_HASH_METHOD="pbkdf2:sha256:1000",
@@ -139,7 +154,34 @@ def production_settings() -> dict[str, Any]:
         raise ConfigError(
             "Refusing to start in production without " + ", ".join(missing) + " set."
         )
-    return base_settings()
+    settings = base_settings()
+    weak = [f"{name} {why}" for name in SIGNING_KEYS
+            if (why := secret_weakness(settings[name])) is not None]
+    if weak:
+        raise ConfigError(
+            "Refusing to start in production with a weak signing key: " + "; ".join(weak)
+            + f". Generate each key with: {GENERATE_HINT}"
+        )
+    return settings
+
+
+def secret_weakness(value: str) -> str | None:
+    """Why `value` must not sign anything in production, or None when it may.
+
+    A key shorter than MIN_SECRET_BYTES can be brute-forced offline from any token; a
+    published key (the development and test fallbacks above, example placeholders) lets
+    anyone mint an admin token.
+    """
+    stripped = value.strip()
+    if not stripped:
+        return "is only whitespace"
+    if stripped.lower() in PUBLIC_SECRETS:
+        return "is a publicly known value"
+    if len(stripped.encode("utf-8")) < MIN_SECRET_BYTES:
+        return f"is shorter than {MIN_SECRET_BYTES} bytes"
+    if len(set(stripped)) < 8:
+        return "repeats too few different characters"
+    return None
 
 
 def load_settings(env_name: str | None = None) -> dict[str, Any]:

@@ -11,13 +11,14 @@ from pathlib import Path
 import pytest
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from app import config
 from app.config import PRODUCTION_REQUIRED, ConfigError, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 PRODUCTION_ENV = {
     "DATABASE_URL": "postgresql://hospital:secret@db.invalid:5432/hospital",
-    "SECRET_KEY": "prod-secret-key",
-    "JWT_SECRET_KEY": "prod-jwt-secret-key-that-is-long-enough-for-hs256",
+    "SECRET_KEY": "q7Vt2mXc9LpR4sWn8bYk3HdJ6fGa1ZeU",
+    "JWT_SECRET_KEY": "N4xw8Pq2Lr6Ty0Ub3Vc7Md1Ke5Jf9Hg2Sa4Zo8",
 }
 
 
@@ -71,6 +72,48 @@ def test_production_names_every_missing_setting(production_env):
         load_settings("production")
     for name in PRODUCTION_REQUIRED:
         assert name in str(info.value)
+
+
+WEAK_KEYS = {
+    "one_letter": "a",
+    "whitespace": "   ",
+    "tab_and_newline": "\t\n",
+    "placeholder": "change-me",
+    "placeholder_padded": "  CHANGE-ME  ",
+    "dev_secret": config.DEV_SECRET_KEY,
+    "dev_jwt_secret": config.DEV_JWT_SECRET_KEY,
+    "test_jwt_secret": config.TEST_JWT_SECRET_KEY,
+    "31_bytes": "x9" * 15 + "y",
+    "one_char_repeated": "a" * 64,
+}
+
+
+@pytest.mark.parametrize("name", config.SIGNING_KEYS)
+@pytest.mark.parametrize("value", list(WEAK_KEYS.values()), ids=list(WEAK_KEYS))
+def test_production_refuses_a_weak_signing_key(production_env, name, value):
+    production_env.setenv(name, value)
+    with pytest.raises(ConfigError) as info:
+        load_settings("production")
+    message = str(info.value)
+    assert name in message
+    assert "secrets.token_urlsafe" in message  # says how to make a good one
+
+
+def test_production_accepts_32_random_bytes(production_env):
+    production_env.setenv("JWT_SECRET_KEY", "Ab3dE6gH9jK2mN5pQ8sT1vW4yZ7bC0fX")  # exactly 32
+    assert load_settings("production")["JWT_SECRET_KEY"].startswith("Ab3d")
+
+
+def test_weak_key_stops_the_server_before_it_serves(production_env):
+    """The forged-admin-token attack: the published development key must not start."""
+    env = {**os.environ, "APP_ENV": "production", "JWT_SECRET_KEY": config.DEV_JWT_SECRET_KEY,
+           **{k: v for k, v in PRODUCTION_ENV.items() if k != "JWT_SECRET_KEY"}}
+    result = subprocess.run(
+        [sys.executable, "-c", "from app import create_app; create_app()"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 1
+    assert "JWT_SECRET_KEY is a publicly known value" in result.stderr
 
 
 def test_development_has_fallback_secrets_but_production_does_not(monkeypatch):

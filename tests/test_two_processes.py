@@ -69,7 +69,7 @@ def two_servers(test_database, app, committing_db):
     env.update({
         "APP_ENV": "production",
         "DATABASE_URL": test_database.url,
-        "SECRET_KEY": "two-process-secret",
+        "SECRET_KEY": "two-process-secret-0123456789abcdefghij",
         "JWT_SECRET_KEY": "two-process-jwt-secret-long-enough-for-hs256",
         "REDIS_URL": REDIS_URL,
         "REDIS_KEY_PREFIX": f"test-{uuid.uuid4().hex[:8]}",
