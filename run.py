@@ -21,7 +21,7 @@ if __name__ == "__main__":
     from flask_migrate import upgrade
 
     from app import create_app
-    from app.bootstrap import bootstrap_admin
+    from app.ops.bootstrap import bootstrap_admin
 
     app = create_app({"ADMIN_BOOTSTRAP": False})  # bootstrapped below, after upgrading
     with app.app_context():

@@ -11,10 +11,10 @@ from flask import Flask
 from flask.sessions import SessionInterface
 from werkzeug.routing import IntegerConverter
 
-from .api import make_api
-from .config import ConfigError, load_settings
-from .errors import register_error_handlers
-from .extensions import cors, db, jwt, migrate
+from app.config import ConfigError, load_settings
+from app.errors import register_error_handlers
+from app.extensions import cors, db, jwt, migrate
+from app.web.api import make_api
 
 MAX_DB_INT = 2**31 - 1
 
@@ -86,7 +86,7 @@ def configure_database(app: Flask) -> None:
     if not uri:
         if app.config["ENV_NAME"] == "production":
             raise ConfigError("Refusing to start in production without DATABASE_URL set.")
-        from .embedded_db import embedded_database_uri
+        from app.database.embedded import embedded_database_uri
 
         data_dir = app.config.get("EMBEDDED_PG_DIR") or os.path.join(app.instance_path, "pgdata")
         uri = embedded_database_uri(data_dir)
@@ -132,8 +132,8 @@ def init_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "..",
                                                      "migrations"))
     jwt.init_app(app)
-    from .auth import init_jwt_callbacks
-    from .callers import init_caller_cache
+    from app.identity.auth import init_jwt_callbacks
+    from app.identity.callers import init_caller_cache
 
     init_caller_cache(app)
 
@@ -151,7 +151,7 @@ def init_extensions(app: Flask) -> None:
 
 def register_api(app: Flask) -> None:
     """Create the Api, add every namespace and route all errors to the error shape."""
-    from .namespaces import NAMESPACES
+    from app.namespaces import NAMESPACES
 
     api = make_api()
     for namespace in NAMESPACES:
@@ -163,9 +163,9 @@ def register_api(app: Flask) -> None:
 
 def register_hooks(app: Flask) -> None:
     """Request-level hooks: request ids and access log, rate limits, ETags and the cache."""
-    from .caching import init_caching
-    from .hooks import init_hooks
-    from .ratelimit import init_rate_limits
+    from app.web.caching import init_caching
+    from app.web.hooks import init_hooks
+    from app.web.ratelimit import init_rate_limits
 
     init_hooks(app)
     init_rate_limits(app)
@@ -179,14 +179,14 @@ def register_hooks(app: Flask) -> None:
 
 def register_cli(app: Flask) -> None:
     """Flask CLI commands (create-admin, ...)."""
-    from .cli import init_cli
+    from app.ops.cli import init_cli
 
     init_cli(app)
 
 
 def register_jobs(app: Flask) -> None:
     """Periodic jobs (Flask-APScheduler), when SCHEDULER_ENABLED."""
-    from .jobs import init_jobs
+    from app.ops.jobs import init_jobs
 
     init_jobs(app)
 
@@ -195,7 +195,7 @@ def bootstrap_admin_if_needed(app: Flask) -> None:
     """Create the first admin when the schema is current and none exists."""
     if not app.config["ADMIN_BOOTSTRAP"]:
         return
-    from .bootstrap import bootstrap_admin
+    from app.ops.bootstrap import bootstrap_admin
 
     with app.app_context():
         bootstrap_admin(app)

@@ -247,7 +247,7 @@ def restx_handler(exc: BaseException):
 
 
 def _rollback_quietly() -> None:
-    from .extensions import db
+    from app.extensions import db
 
     try:
         db.session.rollback()

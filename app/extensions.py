@@ -12,7 +12,7 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from jwt import ExpiredSignatureError
 
-from .models import Base
+from app.models import Base
 
 # create_savepoint: a session bound to a connection already inside a transaction (the test
 # suite's rolled-back transaction) commits to a savepoint instead; no effect on engines.

@@ -14,7 +14,7 @@ from typing import Any
 
 from flask_restx import fields as rf
 
-from .errors import ValidationFailed
+from app.errors import ValidationFailed
 
 MISSING = object()
 

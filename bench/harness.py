@@ -70,7 +70,7 @@ class Harness:
         self.info["rows"] = found
         print(f"Rows: {json.dumps(found)}", flush=True)
         if not dataset.scalar(self.url, "SELECT count(*) FROM users WHERE is_admin"):
-            from app.bootstrap import bootstrap_admin
+            from app.ops.bootstrap import bootstrap_admin
 
             with app.app_context():
                 bootstrap_admin(app)

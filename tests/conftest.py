@@ -15,10 +15,10 @@ from sqlalchemy import text
 os.environ["APP_ENV"] = "testing"
 
 from app import create_app  # noqa: E402
-from app.caching import cache  # noqa: E402
-from app.callers import caller_cache  # noqa: E402
 from app.extensions import db  # noqa: E402
+from app.identity.callers import caller_cache  # noqa: E402
 from app.models import Base  # noqa: E402
+from app.web.caching import cache  # noqa: E402
 
 from .db_server import TestDatabase  # noqa: E402
 from .factories import Factory  # noqa: E402

@@ -28,7 +28,7 @@ class TestDatabase:
             self.admin_url = base.replace("postgresql+psycopg2://", "postgresql://")
             self.kind = "external"
         else:
-            from app.embedded_db import start_embedded_server
+            from app.database.embedded import start_embedded_server
 
             self._tmp = tempfile.mkdtemp(prefix="hospital-test-pg-")
             self._server = start_embedded_server(os.path.join(self._tmp, "pgdata"),

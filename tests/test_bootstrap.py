@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import func, select, text
 from werkzeug.security import check_password_hash
 
-from app.bootstrap import bootstrap_admin
 from app.models import User
+from app.ops.bootstrap import bootstrap_admin
 
 GENERATED = re.compile(r"^Generated admin password: ([A-Za-z0-9]{20})$", re.MULTILINE)
 
@@ -95,7 +95,7 @@ def test_no_bootstrap_when_the_schema_is_not_current(app, db_session, settings, 
 def test_bootstrap_survives_a_non_admin_with_the_admin_name(app, db_session, factory, settings,
                                                             capsys, caplog):
     factory.user(username="Admin")
-    with caplog.at_level(logging.ERROR, logger="app.bootstrap"):
+    with caplog.at_level(logging.ERROR, logger="app.ops.bootstrap"):
         assert bootstrap_admin(app) is None
     assert capsys.readouterr().out == ""
     assert admins(db_session) == []

@@ -6,8 +6,8 @@ import threading
 import pytest
 from sqlalchemy import text, update
 
-from app.callers import ALL, CallerCache, caller_cache
 from app.extensions import db
+from app.identity.callers import ALL, CallerCache, caller_cache
 from app.models import User
 from tests.sqlcount import count_statements
 
@@ -15,7 +15,7 @@ from tests.sqlcount import count_statements
 
 def test_an_entry_is_kept_for_its_lifetime_only(monkeypatch):
     clock = [100.0]
-    monkeypatch.setattr("app.callers.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("app.identity.callers.time.monotonic", lambda: clock[0])
     cache = CallerCache(ttl=2)
     cache.put(1, "row", cache.epoch())
     assert cache.get(1) == "row"

@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 
 from app import create_app
 from app.extensions import db
-from app.jobs import NO_SHOW_JOB, period_start, run_no_show_job
 from app.models import IdempotencyKey, JobRun, Registration, Schedule
+from app.ops.jobs import NO_SHOW_JOB, period_start, run_no_show_job
 
 ROOT = Path(__file__).resolve().parent.parent
 # 20:00 in Asia/Shanghai (the default HOSPITAL_TIMEZONE).
@@ -145,7 +145,7 @@ WORKER = textwrap.dedent("""
     from sqlalchemy import text
     from app import create_app
     from app.extensions import db
-    from app.jobs import run_no_show_job
+    from app.ops.jobs import run_no_show_job
 
     app = create_app({"ENV_NAME": "testing", "SQLALCHEMY_DATABASE_URI": sys.argv[1]})
     with app.app_context():

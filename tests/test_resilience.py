@@ -9,7 +9,7 @@ import pytest
 from flask_jwt_extended import create_access_token
 
 from app import create_app
-from app.embedded_db import ensure_database, start_embedded_server
+from app.database.embedded import ensure_database, start_embedded_server
 from app.extensions import db
 
 

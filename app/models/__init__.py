@@ -1,11 +1,11 @@
 """Typed SQLAlchemy 2.0 models; import from here."""
-from .base import Base, utcnow
-from .catalogue import Affiliation, Department, Doctor
-from .enums import ACTIVE_STATUSES, GENDERS, STATUSES, Gender, RegistrationStatus
-from .ops import IdempotencyKey, JobRun
-from .patient import Patient
-from .schedule import MAX_APPOINTMENTS_LIMIT, NOTES_MAX_LENGTH, Registration, Schedule
-from .user import User
+from app.models.base import Base, utcnow
+from app.models.catalogue import Affiliation, Department, Doctor
+from app.models.enums import ACTIVE_STATUSES, GENDERS, STATUSES, Gender, RegistrationStatus
+from app.models.ops import IdempotencyKey, JobRun
+from app.models.patient import Patient
+from app.models.schedule import MAX_APPOINTMENTS_LIMIT, NOTES_MAX_LENGTH, Registration, Schedule
+from app.models.user import User
 
 __all__ = [
     "ACTIVE_STATUSES",

@@ -13,8 +13,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, TimestampMixin, utcnow
-from .enums import GENDERS
+from app.models.base import Base, TimestampMixin, utcnow
+from app.models.enums import GENDERS
 
 
 def gender_column() -> Enum:

@@ -8,7 +8,7 @@ from sqlalchemy import DateTime, ForeignKey, Integer, String, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, utcnow
+from app.models.base import Base, utcnow
 
 
 class IdempotencyKey(Base):

@@ -6,8 +6,8 @@ import datetime as dt
 from sqlalchemy import Date, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, TimestampMixin
-from .catalogue import gender_column
+from app.models.base import Base, TimestampMixin
+from app.models.catalogue import gender_column
 
 
 class Patient(TimestampMixin, Base):

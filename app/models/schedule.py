@@ -19,8 +19,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlalchemy.orm import Mapped, column_property, mapped_column
 
-from .base import Base, TimestampMixin
-from .enums import STATUSES
+from app.models.base import Base, TimestampMixin
+from app.models.enums import STATUSES
 
 MAX_APPOINTMENTS_LIMIT = 1000
 NOTES_MAX_LENGTH = 2000

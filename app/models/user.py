@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, TimestampMixin
+from app.models.base import Base, TimestampMixin
 
 
 class User(TimestampMixin, Base):

@@ -1,22 +1,13 @@
-"""Every namespace, in the order Swagger lists them.
-
-Some namespaces gain routes from extra modules (imported for their side effect), so that
-one resource's HTTP layer stays in files of a reasonable size.
-"""
-from . import (  # noqa: F401  (modules that add routes to the namespaces above)
-    registration_stats,
-    schedule_registrations,
-    user_lists,
-)
-from .affiliations import ns as affiliations_ns
-from .departments import ns as departments_ns
-from .doctors import ns as doctors_ns
-from .health import ns as health_ns
-from .patients import ns as patients_ns
-from .registrations import ns as registrations_ns
-from .schedules import ns as schedules_ns
-from .stats import ns as stats_ns
-from .users import ns as users_ns
+"""Every namespace, in the order Swagger lists them; each holds all of its resource's routes."""
+from app.namespaces.affiliations import ns as affiliations_ns
+from app.namespaces.departments import ns as departments_ns
+from app.namespaces.doctors import ns as doctors_ns
+from app.namespaces.health import ns as health_ns
+from app.namespaces.patients import ns as patients_ns
+from app.namespaces.registrations import ns as registrations_ns
+from app.namespaces.schedules import ns as schedules_ns
+from app.namespaces.stats import ns as stats_ns
+from app.namespaces.users import ns as users_ns
 
 NAMESPACES = [
     users_ns,

@@ -4,18 +4,18 @@ from __future__ import annotations
 from flask import request
 from flask_restx import Namespace, Resource
 
-from ..auth import admin_required
-from ..http import json_body, no_content, query_list_params
-from ..schemas.affiliations import (
+from app.identity.auth import admin_required
+from app.schemas.affiliations import (
     AFFILIATION_CREATE,
     AFFILIATION_SORTABLE,
     affiliation_row_to_dict,
     register_models,
 )
-from ..schemas.common import ID_QUERY_PARAM, error_model, list_model, list_params_doc
-from ..schemas.filters import query_id
-from ..services import affiliations as service
-from ..validation import validate
+from app.schemas.common import ID_QUERY_PARAM, error_model, list_model, list_params_doc
+from app.schemas.filters import query_id
+from app.services import affiliations as service
+from app.validation import validate
+from app.web.requests import json_body, no_content, query_list_params
 
 ns = Namespace("affiliations", description="Doctor-department affiliation operations")
 m = register_models(ns)

@@ -4,29 +4,29 @@ from __future__ import annotations
 from flask import request
 from flask_restx import Namespace, Resource
 
-from ..auth import admin_required, login_required
-from ..http import json_body, no_content, query_list_params, search_list_params
-from ..schemas.common import error_model, list_model, list_params_doc, search_model
-from ..schemas.departments import (
+from app.identity.auth import admin_required, login_required
+from app.schemas.common import error_model, list_model, list_params_doc, search_model
+from app.schemas.departments import (
     DEPARTMENT_CREATE,
     DEPARTMENT_SORTABLE,
     DEPARTMENT_UPDATE,
     department_to_dict,
     register_models,
 )
-from ..schemas.doctors import DOCTOR_SORTABLE, doctor_fields, doctor_to_dict
-from ..schemas.filters import query_bool
-from ..schemas.schedules import (
+from app.schemas.doctors import DOCTOR_SORTABLE, doctor_fields, doctor_to_dict
+from app.schemas.filters import query_bool
+from app.schemas.schedules import (
     SCHEDULE_SORTABLE,
     filter_params_doc,
     schedule_fields,
     schedule_filter_values,
     schedule_to_dict,
 )
-from ..services import departments as service
-from ..services import doctors as doctor_service
-from ..services import schedules as schedule_service
-from ..validation import validate
+from app.services import departments as service
+from app.services import doctors as doctor_service
+from app.services import schedules as schedule_service
+from app.validation import validate
+from app.web.requests import json_body, no_content, query_list_params, search_list_params
 
 ns = Namespace("departments", description="Department operations")
 m = register_models(ns)

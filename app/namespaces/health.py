@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask_restx import Namespace, Resource, fields
 
-from ..services.health import database_ok
+from app.services.health import database_ok
 
 ns = Namespace("health", path="/health", description="Liveness and database health")
 health_model = ns.model("Health", {

@@ -3,20 +3,24 @@ from __future__ import annotations
 
 from flask_restx import Namespace, Resource
 
-from ..auth import admin_required, current_actor, login_required
-from ..http import json_body, no_content, query_list_params, search_list_params
-from ..schemas.common import error_model, list_params_doc
-from ..schemas.patients import (
+from app.identity.auth import admin_required, current_actor, login_required
+from app.schemas.common import error_model, list_params_doc
+from app.schemas.patients import (
     PATIENT_CREATE,
     PATIENT_SORTABLE,
     PATIENT_UPDATE,
     patient_to_dict,
     register_models,
 )
-from ..schemas.registrations import REGISTRATION_SORTABLE, registration_models, registration_to_dict
-from ..services import patients as service
-from ..services import registrations as registration_service
-from ..validation import validate
+from app.schemas.registrations import (
+    REGISTRATION_SORTABLE,
+    registration_models,
+    registration_to_dict,
+)
+from app.services import patients as service
+from app.services import registrations as registration_service
+from app.validation import validate
+from app.web.requests import json_body, no_content, query_list_params, search_list_params
 
 ns = Namespace("patients", description="Patient operations")
 m = register_models(ns)

@@ -4,13 +4,11 @@ from __future__ import annotations
 from flask import request
 from flask_restx import Namespace, Resource
 
-from ..auth import admin_required, current_actor, login_required
-from ..errors import ValidationFailed
-from ..http import json_body, no_content, query_list_params, search_list_params
-from ..models import STATUSES
-from ..ratelimit import booking_limit
-from ..schemas.common import error_model, list_params_doc
-from ..schemas.registrations import (
+from app.errors import ValidationFailed
+from app.identity.auth import admin_required, current_actor, login_required
+from app.models import STATUSES
+from app.schemas.common import error_model, list_params_doc
+from app.schemas.registrations import (
     IDEMPOTENCY_KEY_MAX_LENGTH,
     REGISTRATION_ADMIN_UPDATE,
     REGISTRATION_CREATE,
@@ -19,10 +17,19 @@ from ..schemas.registrations import (
     register_models,
     registration_to_dict,
 )
-from ..services import booking
-from ..services import registration_status as changes_service
-from ..services import registrations as service
-from ..validation import NOT_BLANK, validate
+from app.schemas.stats import (
+    STATS_PARAMS,
+    parse_stats_query,
+    register_stats_models,
+    stats_to_dict,
+)
+from app.services import booking
+from app.services import registration_status as changes_service
+from app.services import registrations as service
+from app.services import stats as stats_service
+from app.validation import NOT_BLANK, validate
+from app.web.ratelimit import booking_limit
+from app.web.requests import json_body, no_content, query_list_params, search_list_params
 
 ns = Namespace("registrations", description="Registration (挂号) operations")
 m = register_models(ns)
@@ -189,3 +196,20 @@ class RegistrationComplete(Resource):
         """Mark a registration completed (admin, or the schedule's doctor once it started)."""
         registration = changes_service.complete_registration(current_actor(), registration_id)
         return registration_to_dict(registration)
+
+
+stats_models = register_stats_models(ns)
+
+
+@ns.route("/stats")
+class RegistrationStats(Resource):
+    @ns.doc(params=STATS_PARAMS)
+    @ns.response(200, "Registrations counted by status per group", stats_models["stats"])
+    @ns.response(400, "Missing or unknown group_by, bad date or date_from after date_to", error)
+    @ns.response(401, "Missing or invalid token", error)
+    @ns.response(403, "Admins only", error)
+    @admin_required
+    def get(self):
+        """Registration statistics by department, doctor, date or status (admin only)."""
+        query = parse_stats_query(request.args)
+        return stats_to_dict(query, stats_service.registration_stats(query))

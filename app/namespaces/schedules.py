@@ -4,11 +4,15 @@ from __future__ import annotations
 from flask import request
 from flask_restx import Namespace, Resource
 
-from ..auth import admin_required, login_required
-from ..http import json_body, no_content, query_list_params, search_list_params
-from ..schemas.common import error_model, list_model, list_params_doc, search_model
-from ..schemas.filters import query_bool
-from ..schemas.schedules import (
+from app.identity.auth import admin_required, current_actor, login_required
+from app.schemas.common import error_model, list_model, list_params_doc, search_model
+from app.schemas.filters import query_bool
+from app.schemas.registrations import (
+    REGISTRATION_SORTABLE,
+    registration_models,
+    registration_to_dict,
+)
+from app.schemas.schedules import (
     SCHEDULE_CREATE,
     SCHEDULE_SORTABLE,
     SCHEDULE_UPDATE,
@@ -17,8 +21,10 @@ from ..schemas.schedules import (
     schedule_filter_values,
     schedule_to_dict,
 )
-from ..services import schedules as service
-from ..validation import validate
+from app.services import registrations as registration_service
+from app.services import schedules as service
+from app.validation import validate
+from app.web.requests import json_body, no_content, query_list_params, search_list_params
 
 ns = Namespace("schedules", description="Doctor schedule operations")
 m = register_models(ns)
@@ -110,3 +116,23 @@ class ScheduleItem(Resource):
         force = query_bool(request.args, "force", default=False)
         service.delete_schedule(schedule_id, force=force)
         return no_content()
+
+
+registration_list = registration_models(ns)["list"]
+
+
+@ns.route("/<int:schedule_id>/registrations")
+@ns.param("schedule_id", "The schedule identifier")
+class ScheduleRegistrations(Resource):
+    @ns.doc(params=list_params_doc(REGISTRATION_SORTABLE))
+    @ns.response(200, "The schedule's registrations", registration_list)
+    @ns.response(400, "Bad list parameters", error)
+    @ns.response(401, "Missing or invalid token", error)
+    @ns.response(403, "Admins and the schedule's own doctor only", error)
+    @ns.response(404, "No such schedule", error)
+    @login_required
+    def get(self, schedule_id: int):
+        """List a schedule's registrations (admin, or the schedule's doctor)."""
+        page = registration_service.list_schedule_registrations(current_actor(), schedule_id,
+                                                   query_list_params(REGISTRATION_SORTABLE))
+        return page.envelope(registration_to_dict)

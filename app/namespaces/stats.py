@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from flask_restx import Namespace, Resource
 
-from ..auth import admin_required
-from ..schemas.common import error_model
-from ..schemas.stats import overview_to_dict, register_overview_models
-from ..services import stats as service
+from app.identity.auth import admin_required
+from app.schemas.common import error_model
+from app.schemas.stats import overview_to_dict, register_overview_models
+from app.services import stats as service
 
 ns = Namespace("stats", description="Statistics for the admin dashboard")
 m = register_overview_models(ns)

@@ -5,11 +5,11 @@ from typing import Any
 
 from flask_restx import Namespace, fields
 
-from ..models import Affiliation, Department, Doctor
-from ..validation import Field, restx_model
-from .common import iso
-from .departments import department_fields, department_to_dict
-from .doctors import doctor_fields, doctor_to_dict
+from app.models import Affiliation, Department, Doctor
+from app.schemas.common import iso
+from app.schemas.departments import department_fields, department_to_dict
+from app.schemas.doctors import doctor_fields, doctor_to_dict
+from app.validation import Field, restx_model
 
 AFFILIATION_SORTABLE = ("id", "created_at", "doctor_id", "department_id")
 MAX_ID = 2**31 - 1

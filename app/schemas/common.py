@@ -6,8 +6,8 @@ from typing import Any
 
 from flask_restx import Namespace, fields
 
-from ..pagination import MAX_PAGE, MAX_PER_PAGE
-from ..validation import NOT_BLANK, nullable
+from app.validation import NOT_BLANK, nullable
+from app.web.pagination import MAX_PAGE, MAX_PER_PAGE
 
 # 5-20 characters of digits, spaces, + - ( ); a stripped value neither starts nor ends with a space.
 PHONE_PATTERN = r"[0-9+()\-][0-9 +()\-]{3,18}[0-9+()\-]"

@@ -5,9 +5,9 @@ from typing import Any
 
 from flask_restx import Namespace, fields
 
-from ..models import Department
-from ..validation import Field, restx_model
-from .common import iso, nullable
+from app.models import Department
+from app.schemas.common import iso, nullable
+from app.validation import Field, restx_model
 
 DEPARTMENT_SORTABLE = ("id", "name", "created_at", "updated_at")
 NAME_MAX = 100

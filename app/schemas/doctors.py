@@ -5,9 +5,9 @@ from typing import Any
 
 from flask_restx import Namespace, fields
 
-from ..models import GENDERS, Doctor
-from ..validation import Field, restx_model
-from .common import PHONE_HINT, PHONE_PATTERN, iso, nullable
+from app.models import GENDERS, Doctor
+from app.schemas.common import PHONE_HINT, PHONE_PATTERN, iso, nullable
+from app.validation import Field, restx_model
 
 DOCTOR_SORTABLE = ("id", "name", "created_at", "updated_at")
 NAME_MAX = 100

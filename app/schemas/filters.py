@@ -6,9 +6,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import ValidationFailed
-from ..pagination import parse_bool
-from ..validation import parse_date
+from app.errors import ValidationFailed
+from app.validation import parse_date
+from app.web.pagination import parse_bool
 
 MAX_ID = 2**31 - 1
 ID_RE = re.compile(r"[0-9]{1,10}")

@@ -5,9 +5,9 @@ from typing import Any
 
 from flask_restx import Namespace, fields
 
-from ..models import GENDERS, Patient
-from ..validation import Field, restx_model
-from .common import PHONE_HINT, PHONE_PATTERN, iso, list_model, search_model
+from app.models import GENDERS, Patient
+from app.schemas.common import PHONE_HINT, PHONE_PATTERN, iso, list_model, search_model
+from app.validation import Field, restx_model
 
 PATIENT_SORTABLE = ("id", "name", "birthday", "created_at", "updated_at")
 MAX_ID = 2**31 - 1

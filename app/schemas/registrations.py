@@ -5,9 +5,9 @@ from typing import Any
 
 from flask_restx import Namespace, fields
 
-from ..models import NOTES_MAX_LENGTH, STATUSES, Registration
-from ..validation import Field, restx_model
-from .common import iso, list_model, nullable, search_model
+from app.models import NOTES_MAX_LENGTH, STATUSES, Registration
+from app.schemas.common import iso, list_model, nullable, search_model
+from app.validation import Field, restx_model
 
 REGISTRATION_SORTABLE = ("id", "status", "queue_number", "created_at", "updated_at")
 MAX_ID = 2**31 - 1

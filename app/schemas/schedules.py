@@ -7,11 +7,11 @@ from typing import Any
 
 from flask_restx import Namespace, fields
 
-from ..errors import ValidationFailed
-from ..models import MAX_APPOINTMENTS_LIMIT, Schedule
-from ..validation import Field, restx_model
-from .common import ID_QUERY_PARAM, iso
-from .filters import query_bool, query_date, query_id
+from app.errors import ValidationFailed
+from app.models import MAX_APPOINTMENTS_LIMIT, Schedule
+from app.schemas.common import ID_QUERY_PARAM, iso
+from app.schemas.filters import query_bool, query_date, query_id
+from app.validation import Field, restx_model
 
 SCHEDULE_SORTABLE = ("id", "date", "start_time", "max_appointments", "created_at", "updated_at")
 MAX_ID = 2**31 - 1

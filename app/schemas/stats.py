@@ -6,11 +6,11 @@ from typing import Any
 
 from flask_restx import Namespace, fields
 
-from ..errors import ValidationFailed
-from ..models import STATUSES
-from ..services.stats import GROUPINGS, OverviewCounts, StatsQuery, StatsRow
-from .common import iso, nullable
-from .filters import query_date
+from app.errors import ValidationFailed
+from app.models import STATUSES
+from app.schemas.common import iso, nullable
+from app.schemas.filters import query_date
+from app.services.stats import GROUPINGS, OverviewCounts, StatsQuery, StatsRow
 
 STATS_PARAMS = {
     "group_by": {"description": "What to group by", "type": "string", "enum": list(GROUPINGS),

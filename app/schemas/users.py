@@ -5,9 +5,9 @@ from typing import Any
 
 from flask_restx import Namespace, fields
 
-from ..models import User
-from ..validation import Field, restx_model
-from .common import PHONE_HINT, PHONE_PATTERN, iso, nullable
+from app.models import User
+from app.schemas.common import PHONE_HINT, PHONE_PATTERN, iso, nullable
+from app.validation import Field, restx_model
 
 USER_SORTABLE = ("id", "username", "created_at", "updated_at")
 USERNAME_PATTERN = r"[\w.\-]{3,64}"

@@ -5,10 +5,10 @@ import datetime as dt
 import random
 from dataclasses import dataclass, field
 
-from .catalogue import Clock
-from .loader import text, ts
-from .people import People
-from .texts import BIOS
+from app.seeding.catalogue import Clock
+from app.seeding.loader import text, ts
+from app.seeding.people import People
+from app.seeding.texts import BIOS
 
 USER_COLUMNS = ("id", "username", "phone_number", "password_hash", "bio", "created_at",
                 "updated_at")

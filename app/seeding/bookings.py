@@ -13,10 +13,10 @@ import datetime as dt
 import random
 from collections.abc import Iterator
 
-from .accounts import PatientPools
-from .catalogue import Clock, Department, ScheduleSlot
-from .loader import text
-from .texts import CHILDREN_ONLY, NOTES, WOMEN_ONLY
+from app.seeding.accounts import PatientPools
+from app.seeding.catalogue import Clock, Department, ScheduleSlot
+from app.seeding.loader import text
+from app.seeding.texts import CHILDREN_ONLY, NOTES, WOMEN_ONLY
 
 REGISTRATION_COLUMNS = ("id", "patient_id", "schedule_id", "status", "notes", "queue_number",
                         "created_at", "updated_at")

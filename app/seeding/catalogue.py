@@ -6,9 +6,9 @@ import random
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from .loader import text, ts
-from .people import People
-from .texts import DEPARTMENTS, EMAIL_DOMAIN, ROUND_THE_CLOCK, TITLE_YEARS, TITLES
+from app.seeding.loader import text, ts
+from app.seeding.people import People
+from app.seeding.texts import DEPARTMENTS, EMAIL_DOMAIN, ROUND_THE_CLOCK, TITLE_YEARS, TITLES
 
 MORNING = (dt.time(8, 0), dt.time(12, 0))
 AFTERNOON = (dt.time(14, 0), dt.time(17, 30))

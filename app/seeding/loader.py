@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 
 from psycopg2.extensions import cursor as Cursor
 
-from ..models import Base
+from app.models import Base
 
 CHUNK_ROWS = 50_000
 # The tables whose rows mean "this database already has data to seed around".

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from faker import Faker
 
-from .texts import MOBILE_PREFIXES, SURNAMES
+from app.seeding.texts import MOBILE_PREFIXES, SURNAMES
 
 POOL_DRAWS = 1500
 # Zipf-like weights: 王, 李 and 张 far more common than 欧阳.

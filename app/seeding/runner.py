@@ -14,12 +14,11 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..caching import bump_generation
-from ..extensions import db
-from . import loader
-from .accounts import PATIENT_COLUMNS, USER_COLUMNS, make_accounts
-from .bookings import REGISTRATION_COLUMNS, Bookings
-from .catalogue import (
+from app.extensions import db
+from app.seeding import loader
+from app.seeding.accounts import PATIENT_COLUMNS, USER_COLUMNS, make_accounts
+from app.seeding.bookings import REGISTRATION_COLUMNS, Bookings
+from app.seeding.catalogue import (
     Clock,
     Department,
     affiliation_lines,
@@ -31,9 +30,10 @@ from .catalogue import (
     pick_departments,
     schedule_lines,
 )
-from .people import People
-from .progress import Progress
-from .scales import SCALES, ScaleSpec
+from app.seeding.people import People
+from app.seeding.progress import Progress
+from app.seeding.scales import SCALES, ScaleSpec
+from app.web.caching import bump_generation
 
 DEFAULT_PASSWORD = "seed-password"
 # From this many registrations on, their secondary indexes are rebuilt once after the COPY.

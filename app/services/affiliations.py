@@ -5,12 +5,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from ..errors import Conflict, NotFound
-from ..extensions import db
-from ..models import Affiliation, Department, Doctor, Schedule
-from ..pagination import ListParams, Page, paginate
-from .common import commit, get_or_404
-from .schedule_rules import hospital_today
+from app.errors import Conflict, NotFound
+from app.extensions import db
+from app.models import Affiliation, Department, Doctor, Schedule
+from app.services.common import commit, get_or_404
+from app.services.schedule_rules import hospital_today
+from app.web.pagination import ListParams, Page, paginate
 
 SORT_COLUMNS = {
     "id": (Affiliation.doctor_id, Affiliation.department_id),

@@ -22,16 +22,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from ..actor import Actor
-from ..caching import SLOTS_DIRTY_FLAG, bump_slots_generation
-from ..errors import Conflict, NotFound, integrity_to_api_error
-from ..extensions import db
-from ..models import ACTIVE_STATUSES, Registration, Schedule
-from ..rawsql import fetch_one
-from . import idempotency
-from .common import commit
-from .patients import get_patient, patient_not_found
-from .schedule_rules import hospital_now
+from app.database.rawsql import fetch_one
+from app.errors import Conflict, NotFound, integrity_to_api_error
+from app.extensions import db
+from app.identity.actor import Actor
+from app.models import ACTIVE_STATUSES, Registration, Schedule
+from app.services import idempotency
+from app.services.common import commit
+from app.services.patients import get_patient, patient_not_found
+from app.services.schedule_rules import hospital_now
+from app.web.caching import SLOTS_DIRTY_FLAG, bump_slots_generation
 
 
 @dataclass(frozen=True)

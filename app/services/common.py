@@ -5,8 +5,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 
-from ..errors import NotFound, integrity_to_api_error
-from ..extensions import db
+from app.errors import NotFound, integrity_to_api_error
+from app.extensions import db
 
 T = TypeVar("T")
 
@@ -47,7 +47,7 @@ def lock_schedules_of(registration_filter) -> None:
     """
     from sqlalchemy import select
 
-    from ..models import ACTIVE_STATUSES, Registration, Schedule
+    from app.models import ACTIVE_STATUSES, Registration, Schedule
 
     booked = select(Registration.schedule_id).where(
         registration_filter, Registration.status.in_(ACTIVE_STATUSES))

@@ -5,12 +5,12 @@ from typing import Any
 
 from sqlalchemy import or_, select
 
-from ..errors import Conflict
-from ..extensions import db
-from ..models import Affiliation, Department, Doctor, Schedule
-from ..pagination import ListParams, Page, like_pattern, paginate
-from .common import commit, get_or_404
-from .schedule_rules import guard_active_registrations, not_found
+from app.errors import Conflict
+from app.extensions import db
+from app.models import Affiliation, Department, Doctor, Schedule
+from app.services.common import commit, get_or_404
+from app.services.schedule_rules import guard_active_registrations, not_found
+from app.web.pagination import ListParams, Page, like_pattern, paginate
 
 SORT_COLUMNS = {
     "id": (Doctor.id,),

@@ -6,7 +6,7 @@ import logging
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..extensions import db
+from app.extensions import db
 
 log = logging.getLogger(__name__)
 

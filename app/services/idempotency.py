@@ -18,9 +18,9 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
-from ..errors import Conflict
-from ..extensions import db
-from ..models import IdempotencyKey
+from app.errors import Conflict
+from app.extensions import db
+from app.models import IdempotencyKey
 
 KEY_TTL = dt.timedelta(hours=24)
 keys = IdempotencyKey.__table__

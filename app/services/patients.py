@@ -6,13 +6,13 @@ from typing import Any
 
 from sqlalchemy import or_, select
 
-from ..actor import Actor
-from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
-from ..extensions import db
-from ..models import Patient, Registration, Schedule, User
-from ..pagination import ListParams, Page, like_pattern, paginate
-from .common import commit, get_or_404, lock_schedules_of
-from .schedule_rules import hospital_today
+from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from app.extensions import db
+from app.identity.actor import Actor
+from app.models import Patient, Registration, Schedule, User
+from app.services.common import commit, get_or_404, lock_schedules_of
+from app.services.schedule_rules import hospital_today
+from app.web.pagination import ListParams, Page, like_pattern, paginate
 
 SORT_COLUMNS = {
     "id": (Patient.id,),

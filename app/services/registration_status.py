@@ -14,13 +14,18 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ..actor import Actor
-from ..errors import Conflict, Forbidden
-from ..extensions import db
-from ..models import Registration, RegistrationStatus, Schedule
-from .booking import ensure_free_slot, ensure_no_active_booking, lock_schedule, schedule_started
-from .common import commit
-from .registrations import (
+from app.errors import Conflict, Forbidden
+from app.extensions import db
+from app.identity.actor import Actor
+from app.models import Registration, RegistrationStatus, Schedule
+from app.services.booking import (
+    ensure_free_slot,
+    ensure_no_active_booking,
+    lock_schedule,
+    schedule_started,
+)
+from app.services.common import commit
+from app.services.registrations import (
     RegistrationAccess,
     is_schedule_doctor,
     registration_access,

@@ -5,13 +5,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import Select, any_, func, or_, select, union
 
-from ..actor import Actor
-from ..errors import Forbidden, NotFound, ValidationFailed
-from ..extensions import db
-from ..models import STATUSES, Department, Doctor, Patient, Registration, Schedule
-from ..pagination import ListParams, Page, like_pattern, paginate
-from .booking import schedule_not_found
-from .patients import get_patient
+from app.errors import Forbidden, NotFound, ValidationFailed
+from app.extensions import db
+from app.identity.actor import Actor
+from app.models import STATUSES, Department, Doctor, Patient, Registration, Schedule
+from app.services.booking import schedule_not_found
+from app.services.patients import get_patient
+from app.web.pagination import ListParams, Page, like_pattern, paginate
 
 SORT_COLUMNS = {
     "id": (Registration.id,),

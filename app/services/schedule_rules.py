@@ -7,10 +7,10 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from sqlalchemy import ColumnElement, and_, func, or_, select
 
-from ..errors import Conflict, NotFound, ValidationFailed
-from ..extensions import db
-from ..models import Affiliation, Department, Doctor, Registration, Schedule
-from .common import get_or_404
+from app.errors import Conflict, NotFound, ValidationFailed
+from app.extensions import db
+from app.models import Affiliation, Department, Doctor, Registration, Schedule
+from app.services.common import get_or_404
 
 SCHEDULED = "scheduled"
 

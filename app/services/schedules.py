@@ -7,12 +7,12 @@ from typing import Any
 
 from sqlalchemy import Select, or_, select
 
-from ..extensions import db
-from ..models import Department, Doctor, Schedule
-from ..pagination import ListParams, Page, like_pattern, paginate
-from ..validation import parse_date
-from .common import commit, get_or_404
-from .schedule_rules import check_schedule, guard_active_registrations, not_found
+from app.extensions import db
+from app.models import Department, Doctor, Schedule
+from app.services.common import commit, get_or_404
+from app.services.schedule_rules import check_schedule, guard_active_registrations, not_found
+from app.validation import parse_date
+from app.web.pagination import ListParams, Page, like_pattern, paginate
 
 SORT_COLUMNS = {
     "id": (Schedule.id,),

@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy import case, func, select
 
-from ..extensions import db
-from ..models import STATUSES, Department, Doctor, Patient, Registration, Schedule, User
+from app.extensions import db
+from app.models import STATUSES, Department, Doctor, Patient, Registration, Schedule, User
 
 GROUPINGS = ("department", "doctor", "date", "status")
 

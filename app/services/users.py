@@ -7,12 +7,12 @@ from flask import current_app
 from sqlalchemy import func, or_, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..actor import Actor
-from ..errors import Conflict, Forbidden, Unauthorized, ValidationFailed
-from ..extensions import db
-from ..models import Doctor, Patient, Registration, User
-from ..pagination import ListParams, Page, like_pattern, paginate
-from .common import commit, get_or_404, lock_schedules_of
+from app.errors import Conflict, Forbidden, Unauthorized, ValidationFailed
+from app.extensions import db
+from app.identity.actor import Actor
+from app.models import Doctor, Patient, Registration, User
+from app.services.common import commit, get_or_404, lock_schedules_of
+from app.web.pagination import ListParams, Page, like_pattern, paginate
 
 SORT_COLUMNS = {
     "id": (User.id,),

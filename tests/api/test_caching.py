@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 
 from app.extensions import db
-from app.jobs import run_no_show_job
+from app.ops.jobs import run_no_show_job
 
 
 @pytest.fixture()

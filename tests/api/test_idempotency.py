@@ -148,7 +148,7 @@ def test_a_key_does_not_skip_authentication(client, patient, schedule):
 @pytest.fixture()
 def limited_client(test_database, app, committing_db, monkeypatch):
     """A client of an app with booking limited to 2 a minute, and a committed user's headers."""
-    from app.ratelimit import limiter
+    from app.web.ratelimit import limiter
     from tests.conftest import build_app
 
     monkeypatch.setattr(limiter, "enabled", limiter.enabled)

@@ -8,8 +8,8 @@ import re
 import pytest
 from sqlalchemy import text
 
-from app.callers import caller_cache
 from app.extensions import db
+from app.identity.callers import caller_cache
 from tests.sqlcount import count_statements
 
 ROWS = 110

@@ -5,7 +5,7 @@ import datetime as dt
 
 import pytest
 
-from app.auth import USER_LOOKUP_SQL
+from app.identity.auth import USER_LOOKUP_SQL
 from tests.sqlcount import count_statements
 
 D1, D2, D3 = dt.date(2030, 1, 10), dt.date(2030, 1, 11), dt.date(2030, 1, 12)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.callers import caller_cache
+from app.identity.callers import caller_cache
 from tests.sqlcount import count_statements
 
 

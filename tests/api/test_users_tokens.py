@@ -145,7 +145,7 @@ def test_token_of_a_deleted_user_is_401(client, factory):
 @pytest.fixture()
 def limited_app(test_database, app, monkeypatch):
     """An app with rate limits on (the limiter is process-wide: switched off again after)."""
-    from app.ratelimit import limiter
+    from app.web.ratelimit import limiter
     from tests.conftest import build_app
 
     monkeypatch.setattr(limiter, "enabled", limiter.enabled)

@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select, update
 
-from app.actor import Actor
 from app.errors import Conflict, Forbidden, NotFound
 from app.extensions import db
+from app.identity.actor import Actor
 from app.models import IdempotencyKey, Registration, Schedule
 from app.schemas.registrations import registration_to_dict
 from app.services import booking, idempotency, registration_status

@@ -5,9 +5,9 @@ import datetime as dt
 
 import pytest
 
-from app.actor import Actor
 from app.errors import Conflict, Forbidden, NotFound
 from app.extensions import db
+from app.identity.actor import Actor
 from app.models import User
 from app.services import registration_status, registrations, users
 from app.services.common import commit

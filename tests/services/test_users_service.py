@@ -6,12 +6,12 @@ import threading
 import pytest
 from sqlalchemy import select
 
-from app.actor import Actor
 from app.errors import ApiError, Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
 from app.extensions import db
+from app.identity.actor import Actor
 from app.models import User
-from app.pagination import ListParams
 from app.services import users as service
+from app.web.pagination import ListParams
 from tests.factories import PASSWORD
 
 

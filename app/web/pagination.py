@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Select, func, over, select
 
-from .errors import ValidationFailed
+from app.errors import ValidationFailed
 
 MAX_PER_PAGE = 100
 MAX_PAGE = 1_000_000_000

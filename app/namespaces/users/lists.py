@@ -3,18 +3,19 @@ from __future__ import annotations
 
 from flask_restx import Resource
 
-from ..auth import login_required
-from ..http import query_list_params, search_list_params
-from ..schemas.common import error_model, list_params_doc
-from ..schemas.patients import PATIENT_SORTABLE, patient_models, patient_to_dict
-from ..schemas.registrations import (
+from app.identity.auth import login_required
+from app.namespaces.users import ns
+from app.namespaces.users.accounts import self_or_admin
+from app.schemas.common import error_model, list_params_doc
+from app.schemas.patients import PATIENT_SORTABLE, patient_models, patient_to_dict
+from app.schemas.registrations import (
     REGISTRATION_SORTABLE,
     registration_models,
     registration_to_dict,
 )
-from ..services import patients as patient_service
-from ..services import registrations as registration_service
-from .users import ns, self_or_admin
+from app.services import patients as patient_service
+from app.services import registrations as registration_service
+from app.web.requests import query_list_params, search_list_params
 
 patient_m = patient_models(ns)
 registration_m = registration_models(ns)

@@ -28,8 +28,8 @@ from flask import current_app, has_app_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from .models import Doctor, User
-from .statements import writes_to
+from app.database.statements import writes_to
+from app.models import Doctor, User
 
 EXTENSION_KEY = "caller_cache"
 CHANGED_KEY = "callers_changed"

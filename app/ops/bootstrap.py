@@ -9,9 +9,9 @@ from flask import Flask
 from sqlalchemy import exists, select, text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from .errors import ApiError
-from .extensions import db
-from .models import User
+from app.errors import ApiError
+from app.extensions import db
+from app.models import User
 
 log = logging.getLogger(__name__)
 PASSWORD_ALPHABET = string.ascii_letters + string.digits
@@ -53,9 +53,9 @@ def bootstrap_admin(app: Flask) -> User | None:
     if not schema_is_current(app):
         log.info("Schema is not current; admin bootstrap skipped (run `flask db upgrade`).")
         return None
-    from .schemas.users import USER_CREATE
-    from .services.users import create_user
-    from .validation import validate
+    from app.schemas.users import USER_CREATE
+    from app.services.users import create_user
+    from app.validation import validate
 
     db.session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": BOOTSTRAP_LOCK_ID})
     if db.session.scalar(select(exists().where(User.is_admin.is_(True)))):

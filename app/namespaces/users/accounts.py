@@ -1,15 +1,20 @@
-"""The users namespace: accounts, login, tokens and admin rights."""
+"""/users/: sign-up, login, tokens, the own account, and the admin's user management."""
 from __future__ import annotations
 
 from flask_jwt_extended import create_access_token, create_refresh_token
-from flask_restx import Namespace, Resource
+from flask_restx import Resource
 
-from ..auth import admin_required, current_actor, current_user, login_required, refresh_required
-from ..errors import Forbidden
-from ..http import json_body, no_content, query_list_params, search_list_params
-from ..ratelimit import login_limit, register_limit
-from ..schemas.common import error_model, list_model, list_params_doc, search_model
-from ..schemas.users import (
+from app.errors import Forbidden
+from app.identity.auth import (
+    admin_required,
+    current_actor,
+    current_user,
+    login_required,
+    refresh_required,
+)
+from app.namespaces.users import ns
+from app.schemas.common import error_model, list_model, list_params_doc, search_model
+from app.schemas.users import (
     ADMIN_CHANGE,
     CHANGE_OWN_PASSWORD,
     CHANGE_PASSWORD,
@@ -21,10 +26,11 @@ from ..schemas.users import (
     register_models,
     user_to_dict,
 )
-from ..services import users as service
-from ..validation import validate
+from app.services import users as service
+from app.validation import validate
+from app.web.ratelimit import login_limit, register_limit
+from app.web.requests import json_body, no_content, query_list_params, search_list_params
 
-ns = Namespace("users", description="Accounts, login and admin rights")
 m = register_models(ns)
 error = error_model(ns)
 user_list = list_model(ns, "UserList", m["user"])

@@ -6,8 +6,8 @@ from typing import Any
 
 from flask import request
 
-from .errors import ValidationFailed
-from .pagination import ListParams, parse_list_params
+from app.errors import ValidationFailed
+from app.web.pagination import ListParams, parse_list_params
 
 
 def json_body(*, required: bool = True) -> dict[str, Any]:

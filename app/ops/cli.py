@@ -4,8 +4,8 @@ from __future__ import annotations
 import click
 from flask import Flask, current_app
 
-from .errors import ApiError
-from .validation import validate
+from app.errors import ApiError
+from app.validation import validate
 
 
 def init_cli(app: Flask) -> None:
@@ -19,9 +19,9 @@ def init_cli(app: Flask) -> None:
                   help="Password (default: ADMIN_PASSWORD, else generated and printed once)")
     def create_admin_command(username: str, phone: str | None, password: str | None) -> None:
         """Create an administrator account NAME."""
-        from .bootstrap import available_admin_phone, generate_password
-        from .schemas.users import USER_CREATE
-        from .services.users import create_user
+        from app.ops.bootstrap import available_admin_phone, generate_password
+        from app.schemas.users import USER_CREATE
+        from app.services.users import create_user
 
         generated = not (password or current_app.config.get("ADMIN_PASSWORD"))
         password = password or current_app.config.get("ADMIN_PASSWORD") or generate_password()
@@ -39,6 +39,6 @@ def init_cli(app: Flask) -> None:
     @app.cli.command("bootstrap-admin")
     def bootstrap_admin_command() -> None:
         """Create the ADMIN_USERNAME admin if no admin exists yet (idempotent)."""
-        from .bootstrap import bootstrap_admin
+        from app.ops.bootstrap import bootstrap_admin
 
         bootstrap_admin(current_app)

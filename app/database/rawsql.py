@@ -22,7 +22,7 @@ from flask import current_app
 from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.exc import DBAPIError
 
-from .extensions import db
+from app.extensions import db
 
 _engine_lock = threading.Lock()
 EXTENSION_KEY = "autocommit_engine"

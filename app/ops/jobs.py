@@ -19,11 +19,11 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from werkzeug.serving import is_running_from_reloader
 
-from .config import ConfigError
-from .extensions import db
-from .models import JobRun, Registration, Schedule
-from .services.common import lock_schedules_of
-from .services.idempotency import purge_expired_keys
+from app.config import ConfigError
+from app.extensions import db
+from app.models import JobRun, Registration, Schedule
+from app.services.common import lock_schedules_of
+from app.services.idempotency import purge_expired_keys
 
 log = logging.getLogger(__name__)
 

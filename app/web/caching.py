@@ -26,8 +26,8 @@ from flask_jwt_extended import verify_jwt_in_request
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from .models import Affiliation, Department, Doctor, Patient, Registration, Schedule, User
-from .statements import writes_to
+from app.database.statements import writes_to
+from app.models import Affiliation, Department, Doctor, Patient, Registration, Schedule, User
 
 log = logging.getLogger(__name__)
 cache = Cache()

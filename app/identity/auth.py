@@ -9,12 +9,12 @@ from typing import Any
 from flask import g, has_request_context, request
 from flask_jwt_extended import get_jwt, jwt_required, verify_jwt_in_request
 
-from .actor import Actor
-from .callers import caller_cache
-from .errors import Forbidden, Unauthorized
-from .extensions import jwt
-from .models import User
-from .rawsql import fetch_one
+from app.database.rawsql import fetch_one
+from app.errors import Forbidden, Unauthorized
+from app.extensions import jwt
+from app.identity.actor import Actor
+from app.identity.callers import caller_cache
+from app.models import User
 
 VERSION_CLAIM = "ver"
 MAX_USER_ID = 2**31 - 1

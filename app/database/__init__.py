@@ -1,0 +1,1 @@
+"""Database plumbing beyond the ORM: the embedded server and single-statement helpers."""

@@ -1,0 +1,1 @@
+"""Operations: periodic jobs, the first admin, CLI commands."""

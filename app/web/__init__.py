@@ -1,0 +1,1 @@
+"""HTTP plumbing: the restx Api, request helpers, hooks, rate limits, lists, response caching."""
