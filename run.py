@@ -12,9 +12,12 @@ import devenv
 
 if __name__ == "__main__":
     devenv.ensure_venv()
-    # SIGTERM (e.g. from a process manager) exits like Ctrl-C does, so the embedded
-    # PostgreSQL started for development is stopped on the way out.
+    # SIGTERM (e.g. from a process manager) and SIGHUP (the terminal was closed) exit like
+    # Ctrl-C does, running the exit handlers, so the embedded PostgreSQL started for
+    # development is stopped on the way out. Under `nohup`, SIGHUP stays ignored.
     signal.signal(signal.SIGTERM, lambda _signo, _frame: sys.exit(0))
+    if hasattr(signal, "SIGHUP") and signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+        signal.signal(signal.SIGHUP, lambda _signo, _frame: sys.exit(0))
     from dotenv import load_dotenv
 
     load_dotenv()

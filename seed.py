@@ -25,7 +25,8 @@ Options:
   --now ISO-DATETIME    pretend it is this moment (hospital wall-clock time unless an offset
                         is given); statuses are decided against it
   --password PW         the password of every seeded user (default "seed-password"); it is
-                        hashed ONCE and the hash, printed at the end, is shared by all of them
+                        hashed ONCE and the hash, printed at the end, is shared by all of them.
+                        A few seeded usernames to log in with are printed at the end, too.
   --reset               empty every table first. Admin accounts are KEPT (same ids, passwords
                         and tokens), so you can still log in; their patients and bookings go
                         with the rest, and any doctor link they had is cleared. When no admin
@@ -55,23 +56,61 @@ def day_count(minimum: int):
     return parse
 
 
+EPILOG = """\
+Without --reset or --append it refuses (exit status 2) to touch a database that already holds
+departments, doctors, schedules, patients or registrations; user accounts alone are fine.
+It uses the app's database settings (DATABASE_URL, or the embedded PostgreSQL when unset) and
+applies the migrations first. At the end it prints what it wrote, the shared password and a
+few seeded usernames to log in with.
+"""
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line."""
-    parser = argparse.ArgumentParser(description="Fill the database with realistic demo data.")
-    parser.add_argument("--scale", choices=("small", "large"), default="small")
-    parser.add_argument("--seed", type=int, default=42)
+    parser = argparse.ArgumentParser(
+        description="Fill the database with realistic demo data: departments, doctors,\n"
+                    "schedules, users, patients and registrations.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", choices=("small", "large"), default="small",
+                        help="how much data: small (10 departments, 24 doctors, 50 users with "
+                             "their patients and bookings) or large (100,000 patients, "
+                             ">= 1,000,000 registrations); default %(default)s")
+    parser.add_argument("--seed", type=int, default=42, metavar="N",
+                        help="random seed: the same N on the same starting database writes "
+                             "the same rows (dates are relative to today, so pass --now too "
+                             "to repeat a run on another day); default %(default)s")
     parser.add_argument("--days", type=day_count(1), default=14, metavar="N",
-                        help="days from today on (default 14)")
+                        help="schedules for today and the next N-1 days (1-366, "
+                             "default %(default)s)")
     parser.add_argument("--past-days", type=day_count(0), default=14, metavar="N",
-                        help="days before today (default 14)")
+                        help="and for the N days before today (0-366, default %(default)s)")
     parser.add_argument("--now", type=dt.datetime.fromisoformat, default=None,
-                        help="pretend it is this moment, e.g. 2026-03-02T10:30")
-    parser.add_argument("--password", default=None,
-                        help='password of every seeded user (default "seed-password")')
+                        metavar="ISO-DATETIME",
+                        help="pretend it is this moment, e.g. 2026-03-02T10:30 (hospital "
+                             "wall-clock time unless an offset is given); registration "
+                             "statuses are decided against it (default: now)")
+    parser.add_argument("--password", default=None, metavar="PW",
+                        help='the password of every seeded user (default "seed-password"); '
+                             "hashed once, the hash is shared by all of them")
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--reset", action="store_true", help="empty the tables first (keeps admins)")
-    mode.add_argument("--append", action="store_true", help="add to the existing data")
+    mode.add_argument("--reset", action="store_true",
+                      help="empty every table first; admin accounts are kept (same ids, "
+                           "passwords and tokens)")
+    mode.add_argument("--append", action="store_true",
+                      help="add a new batch next to the existing data (departments are "
+                           "reused by name)")
     return parser.parse_args(argv)
+
+
+def login_examples(password_hash: str, count: int = 3) -> list[str]:
+    """A few seeded (non-admin) usernames whose password is the one just seeded."""
+    from sqlalchemy import text
+
+    from app.extensions import db
+
+    return db.session.execute(text(
+        "SELECT username FROM users WHERE password_hash = :hash AND NOT is_admin "
+        "ORDER BY id LIMIT :count"), {"hash": password_hash, "count": count}).scalars().all()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         except SeedRefused as exc:
             print(f"seed.py: {exc}", file=sys.stderr)
             return 2
+        usernames = login_examples(report.password_hash)
     print(f"Seeded ({options.scale}, seed {options.seed}) in {report.seconds:.1f}s:")
     for table, count in report.counts.items():
         print(f"  {table:<14} {count:>10,}")
@@ -100,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  kept {report.kept_admins} admin account(s)")
     print(f"Every seeded user's password: {report.password}")
     print(f"Its hash (shared by all of them): {report.password_hash}")
+    if usernames:
+        print(f"Log in as any seeded user, e.g. {', '.join(usernames)} "
+              f"(password: {report.password})")
     return 0
 
 

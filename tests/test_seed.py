@@ -1,6 +1,7 @@
 """seed.py: the small scale obeys every booking rule, is deterministic and never mixes data."""
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import io
 import os
@@ -260,3 +261,58 @@ def test_command_line_seeds_then_refuses(app, committing_db, test_database):
     assert second.returncode == 2
     assert "already holds data" in second.stderr
     assert counts() == seeded
+
+
+def the_parser(monkeypatch) -> argparse.ArgumentParser:
+    """The ArgumentParser seed.py builds."""
+    import seed as seed_script
+
+    built = []
+
+    def capture(parser, args=None, namespace=None):
+        built.append(parser)
+        return argparse.Namespace()
+
+    monkeypatch.setattr(argparse.ArgumentParser, "parse_args", capture)
+    seed_script.parse_args([])
+    monkeypatch.undo()
+    return built[0]
+
+
+def test_help_describes_every_option(monkeypatch):
+    parser = the_parser(monkeypatch)
+    result = subprocess.run([sys.executable, "seed.py", "--help"], cwd=ROOT,
+                            env={**os.environ, "HOSPITAL_NO_VENV": "1"},
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    shown = "".join(result.stdout.split())  # argparse wraps lines, even at hyphens
+    options = [action for action in parser._actions if action.dest != "help"]
+    assert {opt for action in options for opt in action.option_strings} >= {
+        "--scale", "--seed", "--days", "--past-days", "--now", "--password", "--reset",
+        "--append"}
+    for action in options:
+        name = action.option_strings[0]
+        assert action.help, f"{name} has no help"
+        assert name in shown
+        assert "".join(action.help.split()) % vars(action) in shown, name
+
+
+def test_command_line_names_users_one_can_log_in_with(app, committing_db, test_database):
+    result = run_cli(test_database, "--scale", "small", "--seed", "5", "--password",
+                     "letmein-123")
+    assert result.returncode == 0, result.stderr
+    found = re.search(r"^Log in as any seeded user, e\.g\. (.+) \(password: (.+)\)$",
+                      result.stdout, re.MULTILINE)
+    assert found, result.stdout
+    usernames, password = found.group(1).split(", "), found.group(2)
+    assert password == "letmein-123"
+    assert 3 <= len(usernames) <= 5
+    rows = dict(db.session.execute(text(
+        "SELECT username, password_hash FROM users WHERE username = ANY(:names) "
+        "AND NOT is_admin"), {"names": usernames}).all())
+    db.session.rollback()
+    assert sorted(rows) == sorted(usernames)
+    assert all(check_password_hash(hashed, password) for hashed in rows.values())
+    response = app.test_client().post("/users/login", json={"username": usernames[0],
+                                                             "password": password})
+    assert response.status_code == 200, response.get_json()
