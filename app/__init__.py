@@ -14,13 +14,19 @@ from werkzeug.routing import IntegerConverter
 from app.config import ConfigError, load_settings
 from app.errors import register_error_handlers
 from app.extensions import cors, db, jwt, migrate
-from app.web.api import make_api
+from app.web.api import ApiJSONProvider, make_api
 
 MAX_DB_INT = 2**31 - 1
 
 
 class IdConverter(IntegerConverter):
-    """`<int:...>` that only matches ids PostgreSQL's INTEGER can hold (else a plain 404)."""
+    """`<int:...>` that only matches ids PostgreSQL's INTEGER can hold (else a plain 404).
+
+    Only ASCII digits: Werkzeug's \\d also matches other scripts' digits, which int() reads,
+    so /doctors/١ would otherwise name doctor 1.
+    """
+
+    regex = r"[0-9]+"
 
     def __init__(self, map, *args, **kwargs):
         kwargs.setdefault("max", MAX_DB_INT)
@@ -124,6 +130,7 @@ def normalize_database_url(uri: str) -> str:
 
 def init_extensions(app: Flask) -> None:
     """Bind the extensions to this app."""
+    app.json = ApiJSONProvider(app)  # one JSON encoding for every response (app/web/api.py)
     app.url_map.converters["int"] = IdConverter
     app.session_interface = NoCookieSession()
     # Collection URLs answer with and without the trailing slash, without a redirect.
@@ -132,9 +139,11 @@ def init_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "..",
                                                      "migrations"))
     jwt.init_app(app)
+    from app.database.generations import init_generations
     from app.identity.auth import init_jwt_callbacks
     from app.identity.callers import init_caller_cache
 
+    init_generations(app)
     init_caller_cache(app)
 
     init_jwt_callbacks()
@@ -143,7 +152,8 @@ def init_extensions(app: Flask) -> None:
         origins=app.config["CORS_ORIGINS"],
         # CORS headers answer a browser's Origin header; requests without one need none.
         always_send=False,
-        expose_headers=["ETag", "Retry-After", "X-Request-ID", "Idempotent-Replayed"],
+        expose_headers=["ETag", "Retry-After", "X-Request-ID", "Idempotent-Replayed",
+                        "WWW-Authenticate"],
         allow_headers=["Authorization", "Content-Type", "If-None-Match", "Idempotency-Key",
                        "X-Request-ID"],
     )

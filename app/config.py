@@ -91,13 +91,19 @@ def base_settings() -> dict[str, Any]:
         "JWT_ALGORITHM": "HS256",
         "PASSWORD_HASH_METHOD": "scrypt",
         "HOSPITAL_TIMEZONE": _str("HOSPITAL_TIMEZONE", "Asia/Shanghai"),
-        "CORS_ORIGINS": _list("CORS_ORIGINS", "*"),
+        # Origins allowed by CORS. None by default: production lists its frontend's origins;
+        # development and tests default to any origin.
+        "CORS_ORIGINS": _list("CORS_ORIGINS", ""),
         "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 64 * 1024),
         "ADMIN_USERNAME": _str("ADMIN_USERNAME", "admin"),
         "ADMIN_PASSWORD": _str("ADMIN_PASSWORD"),
         "ADMIN_PHONE": _str("ADMIN_PHONE", "10000000000"),
         "ADMIN_BOOTSTRAP": _bool("ADMIN_BOOTSTRAP", True),
         "REDIS_URL": _str("REDIS_URL"),
+        # Every Redis call gives up after this long; after a failure Redis is left alone for
+        # REDIS_RETRY_SECONDS (app/web/redis_bounds.py).
+        "REDIS_TIMEOUT_SECONDS": _float("REDIS_TIMEOUT_SECONDS", 0.25),
+        "REDIS_RETRY_SECONDS": _float("REDIS_RETRY_SECONDS", 5.0),
         # Namespaces this deployment's keys in a shared Redis (rate limits and cache).
         "REDIS_KEY_PREFIX": _str("REDIS_KEY_PREFIX", "hospital"),
         "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", True),
@@ -106,7 +112,10 @@ def base_settings() -> dict[str, Any]:
         "RATELIMIT_BOOKING": _str("RATELIMIT_BOOKING", "30 per minute"),
         "CACHE_ENABLED": _bool("CACHE_ENABLED", True),
         "CACHE_TIMEOUT": _int("CACHE_TIMEOUT", 300),
-        "AUTH_CACHE_SECONDS": _float("AUTH_CACHE_SECONDS", 2.0),
+        "AUTH_CACHE_SECONDS": _float("AUTH_CACHE_SECONDS", 60.0),
+        # How stale a process's view of other processes' writes may be (app/database/
+        # generations.py): the bound on cached reads after a write made elsewhere.
+        "CACHE_SYNC_SECONDS": _float("CACHE_SYNC_SECONDS", 1.0),
         "PROXY_FIX_COUNT": _int("PROXY_FIX_COUNT", 0),
         "SCHEDULER_ENABLED": _bool("SCHEDULER_ENABLED", True),
         "NO_SHOW_INTERVAL_MINUTES": _int("NO_SHOW_INTERVAL_MINUTES", 10),
@@ -125,6 +134,7 @@ def base_settings() -> dict[str, Any]:
 def development_settings() -> dict[str, Any]:
     """Local development: embedded PostgreSQL unless DATABASE_URL is set."""
     settings = base_settings()
+    settings["CORS_ORIGINS"] = settings["CORS_ORIGINS"] or ["*"]
     settings["SECRET_KEY"] = settings["SECRET_KEY"] or DEV_SECRET_KEY
     settings["JWT_SECRET_KEY"] = settings["JWT_SECRET_KEY"] or DEV_JWT_SECRET_KEY
     return settings
@@ -138,9 +148,13 @@ def testing_settings() -> dict[str, Any]:
         SECRET_KEY=TEST_SECRET_KEY,
         JWT_SECRET_KEY=TEST_JWT_SECRET_KEY,
         DATABASE_URL=_str("TEST_DATABASE_URL"),
+        CORS_ORIGINS=settings["CORS_ORIGINS"] or ["*"],
         # scrypt costs ~50 ms a hash and the suite creates hundreds of users.
         PASSWORD_HASH_METHOD="pbkdf2:sha256:1000",
         RATELIMIT_ENABLED=False,
+        # Tests write through the ORM as well as through requests: read the generations on
+        # every cached read so that both are seen at once.
+        CACHE_SYNC_SECONDS=0.0,
         SCHEDULER_ENABLED=False,
         ADMIN_BOOTSTRAP=False,
     )

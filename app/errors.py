@@ -8,7 +8,7 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
-from flask import Flask, g, jsonify
+from flask import Flask, g, has_request_context, jsonify, request
 from flask_jwt_extended.exceptions import JWTExtendedException
 from jwt.exceptions import ExpiredSignatureError, PyJWTError
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -49,6 +49,16 @@ class ValidationFailed(ApiError):
     code = "validation_error"
 
 
+class InvalidText(ValidationFailed, ValueError):
+    """400: input text holds a lone UTF-16 surrogate (e.g. the JSON escape \\ud800).
+
+    It is no character, so it can be neither stored nor sent back in UTF-8. A ValueError
+    too, so that parsers asked to be silent (request.get_json(silent=True)) give None.
+    """
+
+    code = "invalid_text"
+
+
 class Unauthorized(ApiError):
     """401: no valid credentials."""
 
@@ -75,6 +85,13 @@ class Conflict(ApiError):
 
     status = 409
     code = "conflict"
+
+
+class UnsupportedMediaType(ApiError):
+    """415: a body that is not declared as JSON in UTF-8."""
+
+    status = 415
+    code = "unsupported_media_type"
 
 
 class ServiceUnavailable(ApiError):
@@ -176,7 +193,29 @@ def _respond(body: dict[str, Any], status: int, headers: dict[str, str] | None =
 
 
 def to_response_parts(exc: BaseException) -> tuple[dict[str, Any], int, dict[str, str]]:
-    """Map any exception to (body, status, headers) in the contract's shape."""
+    """Map any exception to (body, status, headers) in the contract's shape.
+
+    Every 401 carries the Bearer challenge (RFC 6750, RFC 9110 section 11.6.1).
+    """
+    body, status, headers = _response_parts(exc)
+    if status == 401:
+        headers = {**headers, "WWW-Authenticate": bearer_challenge(body["code"])}
+    return body, status, headers
+
+
+def bearer_challenge(code: str) -> str:
+    """`Bearer error="invalid_token"` when a token was sent and refused, else `Bearer`.
+
+    A request without credentials gets no error code (RFC 6750 section 3.1), and neither does
+    a wrong password at login, which is not a token problem.
+    """
+    sent = has_request_context() and bool(request.headers.get("Authorization"))
+    if not sent or code == "invalid_credentials":
+        return "Bearer"
+    return 'Bearer error="invalid_token"'
+
+
+def _response_parts(exc: BaseException) -> tuple[dict[str, Any], int, dict[str, str]]:
     if isinstance(exc, ApiError):
         return exc.body(), exc.status, exc.headers
     if isinstance(exc, HTTPException):

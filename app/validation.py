@@ -33,6 +33,7 @@ class Field:
     minimum: int | None = None
     maximum: int | None = None
     choices: Iterable[str] | None = None
+    earliest: dt.date | None = None  # dates: the first one accepted (a January 1st)
     description: str = ""
     example: Any = None
     strip: bool = True
@@ -44,6 +45,8 @@ class Field:
             self._regex = re.compile(self.pattern)
         if self.choices is not None:
             self.choices = tuple(self.choices)
+        if self.earliest is not None and (self.earliest.month, self.earliest.day) != (1, 1):
+            raise ValueError("earliest must be a January 1st (its documented pattern is by year)")
 
     def clean(self, value: Any) -> Any:
         """Return the cleaned value or raise ValueError with the reason."""
@@ -94,9 +97,12 @@ class Field:
         if not isinstance(value, str):
             raise ValueError("must be a date string YYYY-MM-DD")
         try:
-            return parse_date(value)
+            date = parse_date(value)
         except ValueError:
             raise ValueError("must be a real date in the form YYYY-MM-DD") from None
+        if self.earliest is not None and date < self.earliest:
+            raise ValueError(f"must be on or after {self.earliest.isoformat()}")
+        return date
 
     def _clean_time(self, value: Any) -> dt.time:
         if not isinstance(value, str):
@@ -125,7 +131,9 @@ class Field:
         if self.kind == "boolean":
             return rf.Boolean(**common)
         if self.kind == "date":
-            return rf.Date(**common)
+            if self.earliest is None:
+                return rf.Date(**common)
+            return with_schema(rf.Date(**common), pattern=date_pattern(self.earliest.year))
         if self.kind == "time":
             return rf.String(pattern=TIME_SCHEMA_PATTERN, **common)
         if self.kind == "enum":
@@ -148,12 +156,33 @@ class Field:
 
 def nullable(field: rf.Raw) -> rf.Raw:
     """Document a field that may be null (Swagger 2.0 has only `x-nullable`)."""
+    return with_schema(field, **{"x-nullable": True})
+
+
+def with_schema(field: rf.Raw, **extra: Any) -> rf.Raw:
+    """Add keywords the flask-restx field does not take to its documented schema."""
     schema = field.schema
-    field.schema = lambda: {**schema(), "x-nullable": True}
+    field.schema = lambda: {**schema(), **extra}
     return field
 
 
-DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+def date_pattern(first_year: int) -> str:
+    """The documented pattern of YYYY-MM-DD dates from January 1st of `first_year` on.
+
+    Swagger 2.0 has no minimum for dates, so the rule is stated on the text: the years from
+    `first_year` to 9999, and real month and day numbers.
+    """
+    digits = f"{first_year:04d}"
+    years = [digits]
+    for position, digit in enumerate(digits):
+        if digit != "9":
+            rest = len(digits) - position - 1
+            tail = f"[0-9]{{{rest}}}" if rest else ""
+            years.append(f"{digits[:position]}[{int(digit) + 1}-9]{tail}")
+    return f"^(?:{'|'.join(years)})-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])$"
+
+
+DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # ASCII digits only: int() would also take other scripts' digits.
 TIME_RE = re.compile(r"([0-9]{2}):([0-9]{2})(?::([0-9]{2}))?")
 # What str.strip() removes, spelled out: regex engines disagree on what \s means.

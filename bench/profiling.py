@@ -35,17 +35,13 @@ DB_CALLS = {
     "fetchone": "DB: fetch rows",
     "connect": "DB: new connection",
 }
-# The statements app/rawsql.py runs straight on the driver (caller lookup, booking): a
-# sample whose innermost frame is this function is waiting for the driver.
-RAW_DB_FILE = "app/rawsql.py"
-RAW_DB_CALLS = {"_fetch_on_engine": "DB round trip: autocommit statement (app/rawsql.py)"}
 # file prefix (as py-spy prints it) -> component
 COMPONENTS = [
     ("sqlalchemy/", "SQLAlchemy (Python)"),
     ("psycopg2/", "psycopg2"),
     ("flask_restx/", "flask-restx"),
-    ("flask_jwt_extended/", "JWT (flask_jwt_extended/PyJWT)"),
-    ("jwt/", "JWT (flask_jwt_extended/PyJWT)"),
+    ("flask_jwt_extended/", "JWT (minting: flask_jwt_extended)"),
+    ("jwt/", "JWT (checking: PyJWT)"),
     ("flask_caching/", "Flask-Caching/cachelib"),
     ("cachelib/", "Flask-Caching/cachelib"),
     ("flask_limiter/", "Flask-Limiter/limits"),
@@ -112,9 +108,6 @@ def classify(frames: list[str]) -> str:
     name = _func(innermost).rsplit(".", 1)[-1]
     if name in DB_CALLS and (_file(innermost).startswith(("sqlalchemy/", "psycopg2/"))):
         return DB_CALLS[name]
-    if name in RAW_DB_CALLS and _file(innermost).endswith(RAW_DB_FILE):
-        # The driver call (C, no Python frame of its own) of app/rawsql.py.
-        return RAW_DB_CALLS[name]
     return component(innermost)
 
 

@@ -39,6 +39,14 @@ target_db = current_app.extensions['migrate'].db
 # ... etc.
 
 
+# Tables the database keeps for itself, with no model: autogenerate must not drop them.
+DATABASE_ONLY_TABLES = {"cache_generations"}
+
+
+def include_object(obj, name, type_, reflected, compare_to):
+    return not (type_ == "table" and reflected and name in DATABASE_ONLY_TABLES)
+
+
 def get_metadata():
     if hasattr(target_db, 'metadatas'):
         return target_db.metadatas[None]
@@ -91,6 +99,7 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        conf_args.setdefault("include_object", include_object)
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),

@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import os
 import threading
+from contextlib import contextmanager, suppress
 
 import pytest
-from flask_jwt_extended import create_access_token, create_refresh_token
+from flask_jwt_extended import create_access_token
 from sqlalchemy import text
 
 os.environ["APP_ENV"] = "testing"
 
 from app import create_app  # noqa: E402
+from app.database.autocommit import BIND_KEY as AUTOCOMMIT_BIND  # noqa: E402
+from app.database.generations import generations  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.identity.callers import caller_cache  # noqa: E402
 from app.models import Base  # noqa: E402
@@ -50,17 +53,45 @@ def app(test_database):
     return application
 
 
-@pytest.fixture()
-def db_session(app):
-    """Run the test inside one transaction that is rolled back afterwards."""
+class TestTransactionBind:
+    """Where app/database/autocommit.py runs its statements during a rolled-back test.
+
+    In production such a statement is its own transaction, committed when it returns. Here it
+    runs on the test's connection, in a savepoint, after committing the session (which only
+    releases the session's own savepoint): a later rollback of the session then cannot undo
+    it, just as it could not undo a committed statement.
+    """
+
+    def __init__(self, connection) -> None:
+        self.connection = connection
+
+    @contextmanager
+    def connect(self):
+        db.session.commit()
+        with self.connection.begin_nested():
+            yield self.connection
+
+
+def forget_cached_state(app) -> None:
+    """Drop what the caches hold from earlier (rolled-back or truncated) tests."""
+    with suppress(Exception):  # an app built on an unreachable Redis (tests of that case)
+        cache.clear()
+    caller_cache().clear()
+    generations().forget()
+    app.extensions.pop(AUTOCOMMIT_BIND, None)
+
+
+@contextmanager
+def rolled_back_transaction(app):
+    """Bind the app to one connection inside a transaction that is rolled back at the end."""
     with app.app_context():
-        cache.clear()  # cached catalogue responses of earlier (rolled-back) tests
-        caller_cache().invalidate()  # and callers' rows
+        forget_cached_state(app)
         engine = db.engine
         connection = engine.connect()
         transaction = connection.begin()
         engines = db._app_engines[app]
         engines[None] = connection
+        app.extensions[AUTOCOMMIT_BIND] = TestTransactionBind(connection)
         try:
             yield db.session
         finally:
@@ -68,6 +99,14 @@ def db_session(app):
             engines[None] = engine
             transaction.rollback()
             connection.close()
+            forget_cached_state(app)
+
+
+@pytest.fixture()
+def db_session(app):
+    """Run the test inside one transaction that is rolled back afterwards."""
+    with rolled_back_transaction(app) as session:
+        yield session
 
 
 @pytest.fixture()
@@ -83,7 +122,7 @@ def factory(app, db_session):
 
 
 def truncate_all(app) -> None:
-    """Empty every table (for tests that really commit)."""
+    """Empty every table of the models (for tests that really commit)."""
     tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
     with app.app_context():
         with db.engine.begin() as conn:
@@ -95,8 +134,7 @@ def committing_db(app):
     """Real commits (no wrapping transaction); every table is emptied afterwards."""
     truncate_all(app)
     with app.app_context():
-        cache.clear()
-        caller_cache().invalidate()
+        forget_cached_state(app)
         yield Factory(app)
         db.session.remove()
     truncate_all(app)
@@ -130,11 +168,42 @@ def live_server(app, committing_db):
 
 @pytest.fixture()
 def token_for(app):
-    """A function returning Authorization headers for a user (access token)."""
+    """A function returning Authorization headers for a user (access or issued refresh token)."""
 
     def make(user, refresh: bool = False) -> dict[str, str]:
         with app.app_context():
-            token = (create_refresh_token if refresh else create_access_token)(identity=user)
-        return {"Authorization": f"Bearer {token}"}
+            if refresh:
+                return Factory(app).refresh_headers(user)
+            return {"Authorization": f"Bearer {create_access_token(identity=user)}"}
 
     return make
+
+
+@pytest.fixture()
+def admin(factory):
+    """An admin account."""
+    return factory.admin()
+
+
+@pytest.fixture()
+def admin_headers(admin, token_for):
+    """Authorization headers of `admin`."""
+    return token_for(admin)
+
+
+@pytest.fixture()
+def owner(factory):
+    """A plain account, the one that owns the test's patients."""
+    return factory.user()
+
+
+@pytest.fixture()
+def owner_headers(owner, token_for):
+    """Authorization headers of `owner`."""
+    return token_for(owner)
+
+
+@pytest.fixture()
+def user_headers(factory, token_for):
+    """Authorization headers of a plain account of its own (neither `owner` nor `admin`)."""
+    return token_for(factory.user())

@@ -8,7 +8,9 @@ from typing import Any
 from flask_jwt_extended import create_access_token
 
 from app.extensions import db
+from app.identity.tokens import mint_pair
 from app.models import Affiliation, Department, Doctor, Patient, Registration, Schedule, User
+from app.services.sessions import record_refresh_token
 from app.services.users import create_user
 
 _counter = itertools.count(1)
@@ -40,6 +42,12 @@ class Factory:
     def headers(self, user: User) -> dict[str, str]:
         """Authorization headers with a fresh access token for user."""
         return {"Authorization": f"Bearer {create_access_token(identity=user)}"}
+
+    def refresh_headers(self, user: User) -> dict[str, str]:
+        """Authorization headers with a refresh token issued to user as at login."""
+        pair = mint_pair(user)
+        record_refresh_token(user.id, pair.refresh_jti, pair.family, pair.refresh_expires_at)
+        return {"Authorization": f"Bearer {pair.refresh_token}"}
 
     def department(self, name: str | None = None, **kwargs: Any) -> Department:
         """A department."""

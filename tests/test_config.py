@@ -149,11 +149,17 @@ def test_bad_integer_setting_is_named(production_env):
 
 
 def test_caller_cache_lifetime(production_env, monkeypatch):
-    assert load_settings()["AUTH_CACHE_SECONDS"] == 2.0
+    assert load_settings()["AUTH_CACHE_SECONDS"] == 60.0
     monkeypatch.setenv("AUTH_CACHE_SECONDS", "0.5")
     assert load_settings()["AUTH_CACHE_SECONDS"] == 0.5
     monkeypatch.setenv("AUTH_CACHE_SECONDS", "0")
     assert load_settings()["AUTH_CACHE_SECONDS"] == 0.0
+
+
+def test_cache_sync_interval(production_env, monkeypatch):
+    assert load_settings()["CACHE_SYNC_SECONDS"] == 1.0
+    monkeypatch.setenv("CACHE_SYNC_SECONDS", "0.25")
+    assert load_settings()["CACHE_SYNC_SECONDS"] == 0.25
 
 
 @pytest.mark.parametrize("value", ["-1", "soon", "nan", "inf"])

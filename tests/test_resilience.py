@@ -11,6 +11,7 @@ from flask_jwt_extended import create_access_token
 from app import create_app
 from app.database.embedded import ensure_database, start_embedded_server
 from app.extensions import db
+from tests.assertions import assert_error
 
 
 @pytest.fixture()
@@ -66,7 +67,7 @@ def test_database_outage_gives_503_and_recovers(own_server):
         if path == "/health":
             assert body["database"] == "unavailable"
         else:
-            assert body["code"] == "database_unavailable"
+            assert_error(response, 503, "database_unavailable")
             assert "Traceback" not in response.get_data(as_text=True)
 
     start()

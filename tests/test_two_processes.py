@@ -15,13 +15,15 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from app.extensions import db
 from app.models import JobRun, Registration
+from tests.assertions import assert_error, wire_response
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -63,8 +65,9 @@ def call(base: str, method: str, path: str, body=None, token: str | None = None)
         return error.code, (json.loads(raw) if raw else None), error.headers
 
 
-@pytest.fixture()
-def two_servers(test_database, app, committing_db):
+@contextmanager
+def serving_twice(test_database, **extra_env: str):
+    """Two waitress processes of the app in production settings, sharing Redis."""
     env = dict(os.environ)
     env.update({
         "APP_ENV": "production",
@@ -80,6 +83,7 @@ def two_servers(test_database, app, committing_db):
         "NO_SHOW_GRACE_MINUTES": "0",
         "ADMIN_BOOTSTRAP": "0",
         "LOG_LEVEL": "WARNING",
+        **extra_env,
     })
     env.pop("TEST_DATABASE_URL", None)
     waitress = str(Path(sys.executable).with_name("waitress-serve"))
@@ -103,12 +107,30 @@ def two_servers(test_database, app, committing_db):
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(process.stderr.read().decode()[-2000:])
                 time.sleep(0.2)
-        yield committing_db, servers
+        yield servers
     finally:
         for _base, process in servers:
             process.terminate()
         for _base, process in servers:
             process.wait(timeout=10)
+
+
+@pytest.fixture()
+def two_servers(test_database, app, committing_db):
+    with serving_twice(test_database) as servers:
+        yield committing_db, servers
+
+
+def seen_within(base: str, path: str, token: str, description: str, seconds: float) -> bool:
+    """Whether GET path shows `description` within `seconds`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        status, body, _headers = call(base, "GET", path, token=token)
+        if status == 200 and body["description"] == description:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
 
 
 def test_two_processes_share_limits_cache_and_job(two_servers):
@@ -122,11 +144,12 @@ def test_two_processes_share_limits_cache_and_job(two_servers):
 
     # One rate limit: ten failures spread over both processes, then both refuse.
     attempt = {"username": "guesser", "password": "wrong-password"}
-    statuses = [call(a if i % 2 else b, "POST", "/users/login", attempt)[0] for i in range(10)]
-    assert statuses == [401] * 10
+    for i in range(10):
+        assert_error(wire_response(*call(a if i % 2 else b, "POST", "/users/login", attempt)),
+                     401, "invalid_credentials")
     for base in (a, b):
         status, body, headers = call(base, "POST", "/users/login", attempt)
-        assert status == 429 and body["code"] == "rate_limited"
+        assert_error(wire_response(status, body, headers), 429, "rate_limited")
         assert int(headers["Retry-After"]) > 0
 
     # One cache: both processes cache the department; a write through A is seen through B.
@@ -141,8 +164,16 @@ def test_two_processes_share_limits_cache_and_job(two_servers):
         assert status == 200 and headers["X-Cache"] == "hit"
         assert body["description"] is None
     assert call(a, "PUT", path, {"description": "皮肤病诊疗"}, token)[0] == 200
-    status, body, headers = call(b, "GET", path, token=token)
+    # A serves its own write at once; B within CACHE_SYNC_SECONDS (1 s here).
+    status, body, headers = call(a, "GET", path, token=token)
     assert headers["X-Cache"] == "miss" and body["description"] == "皮肤病诊疗"
+    assert seen_within(b, path, token, "皮肤病诊疗", seconds=1.5)
+    # A write that bypasses the service (SQL by hand, seed.py) reaches both caches too.
+    with db.engine.begin() as connection:
+        connection.execute(text("UPDATE departments SET description = 'by hand' WHERE id = :id"),
+                           {"id": department.id})
+    for base in (a, b):
+        assert seen_within(base, path, token, "by hand", seconds=1.5)
 
     # One job run per period: both schedulers fire each minute, one claims the period.
     deadline = time.monotonic() + 80
@@ -162,3 +193,50 @@ def test_two_processes_share_limits_cache_and_job(two_servers):
     pids = {str(proc_a.pid), str(proc_b.pid)}
     assert all(run.claimed_by.rsplit(":", 1)[1] in pids for run in runs)
     assert db.session.get(Registration, booking.id).status == "no_show"
+
+
+def test_revocation_through_one_process_is_refused_by_the_other_at_once(
+        test_database, app, committing_db):
+    """Logout, losing admin rights and deletion take effect in every process on the very next
+    request — announced through Redis, not waited for (the generations are read only every
+    60 s here)."""
+    factory = committing_db
+    factory.admin(username="boss", password="boss-password")
+    factory.admin(username="deputy", password="deputy-password")
+    for n in range(5):
+        factory.user(username=f"family{n}", password="family-password")
+    with serving_twice(test_database, CACHE_SYNC_SECONDS="60", AUTH_CACHE_SECONDS="600",
+                       RATELIMIT_ENABLED="0", SCHEDULER_ENABLED="0") as servers:
+        (a, _), (b, _) = servers
+
+        def login(base, username, password):
+            status, body, _ = call(base, "POST", "/users/login",
+                                   {"username": username, "password": password})
+            assert status == 200, body
+            return body
+
+        for n in range(5):  # logout through A, then straight to B
+            tokens = login(a, f"family{n}", "family-password")
+            assert call(b, "GET", "/users/me", token=tokens["access_token"])[0] == 200
+            assert call(a, "POST", "/users/logout", token=tokens["access_token"])[0] == 204
+            status, body, headers = call(b, "GET", "/users/me", token=tokens["access_token"])
+            assert (status, body["code"]) == (401, "invalid_token"), (n, body)
+            assert headers["WWW-Authenticate"].startswith("Bearer")
+            status, body, _ = call(b, "POST", "/users/refresh", token=tokens["refresh_token"])
+            assert (status, body["code"]) == (401, "invalid_token"), (n, body)
+
+        boss = login(a, "boss", "boss-password")["access_token"]
+        deputy_login = login(b, "deputy", "deputy-password")
+        deputy, deputy_id = deputy_login["access_token"], deputy_login["user"]["id"]
+        assert call(b, "GET", "/users/", token=deputy)[0] == 200
+        status, body, _ = call(a, "POST", "/users/revoke_admin",
+                               {"user_id": deputy_id, "admin_password": "boss-password"}, boss)
+        assert status == 200, body
+        status, body, _ = call(b, "GET", "/users/", token=deputy)
+        assert (status, body["code"]) == (403, "admin_required")
+
+        family = login(b, "family0", "family-password")["access_token"]
+        assert call(b, "GET", "/users/me", token=family)[0] == 200
+        assert call(a, "DELETE", "/users/me", token=family)[0] == 204
+        status, body, _ = call(b, "GET", "/users/me", token=family)
+        assert (status, body["code"]) == (401, "invalid_token")

@@ -1,4 +1,10 @@
-"""JWT wiring: who is calling, read from the database on every request."""
+"""Who is calling: the verified token and the caller's row, read from the database.
+
+Flask-JWT-Extended mints tokens (with the loaders registered here); app/identity/tokens.py
+checks them. A token names its user (`sub`) and carries the user's `token_version` (`ver`):
+logout and password changes bump the version in the row, so older tokens stop working at
+once. Rights (admin, doctor) are read from the row, never from the token.
+"""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -6,23 +12,26 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
-from flask import g, has_request_context, request
-from flask_jwt_extended import get_jwt, jwt_required, verify_jwt_in_request
+from flask import g, request
+from sqlalchemy import text
 
-from app.database.rawsql import fetch_one
-from app.errors import Forbidden, Unauthorized
+from app.database.autocommit import run_alone
+from app.database.generations import generations
+from app.errors import Forbidden
 from app.extensions import jwt
 from app.identity.actor import Actor
 from app.identity.callers import caller_cache
-from app.models import User
+from app.identity.tokens import ACCESS, REFRESH, bearer_token, invalid, verify
 
 VERSION_CLAIM = "ver"
 MAX_USER_ID = 2**31 - 1
+# CORS preflights carry no credentials (Flask answers them without running the view).
+EXEMPT_METHODS = frozenset({"OPTIONS"})
 
 
 @dataclass(frozen=True, slots=True)
 class AuthUser:
-    """What a request needs to know about its caller: its `users` row (app/callers.py)."""
+    """What a request needs to know about its caller: its `users` row."""
 
     id: int
     is_admin: bool
@@ -30,75 +39,77 @@ class AuthUser:
     token_version: int
 
 
-# The one query every authenticated request runs, straight on the driver (app/rawsql.py).
-USER_LOOKUP_SQL = "SELECT id, is_admin, doctor_id, token_version FROM users WHERE id = %(user_id)s"
+# The one query every authenticated request runs (unless the row is cached), in autocommit.
+USER_LOOKUP_SQL = text(
+    "SELECT id, is_admin, doctor_id, token_version FROM users WHERE id = :user_id")
 
 
 def fetch_auth_user(user_id: int) -> AuthUser | None:
     """The caller's row (id, rights, token version), or None when it does not exist.
 
-    From this process's short-lived caller cache (app/callers.py), else read outside the
-    request's ORM session in one autocommit round trip, so a request answered from the
+    From this process's caller cache while the `callers` generation is unchanged, else one
+    autocommit statement outside the request's ORM session, so a request answered from the
     catalogue cache opens no transaction at all.
     """
-    cache = caller_cache()  # always there in a request (create_app makes it)
-    cached = cache.get(user_id)
-    if cached is not None:
-        return cached
-    epoch = cache.epoch()
-    row = fetch_one(USER_LOOKUP_SQL, {"user_id": user_id})
+    cache = caller_cache()
+    current = generations().current() if cache.enabled else None
+    generation = current["callers"] if current else None
+    if generation is not None:
+        cached = cache.get(user_id, generation)
+        if cached is not None:
+            return cached
+    row = run_alone(USER_LOOKUP_SQL, {"user_id": user_id})
     if row is None:
         return None
     user = AuthUser(*row)
-    cache.put(user_id, user, epoch)  # a no-op when AUTH_CACHE_SECONDS is 0
+    if generation is not None:
+        cache.put(user_id, user, generation)
     return user
 
 
-def _load_user(payload: dict[str, Any]) -> AuthUser | None:
-    # Cached for this request only: an app context (and its `g`) can span several requests,
-    # e.g. the test client's requests inside a test's app context.
-    this_request = request._get_current_object() if has_request_context() else None
-    if g.get("_jwt_request") is not this_request:
-        g.pop("_jwt_user", None)
-        g._jwt_request = this_request
-    if "_jwt_user" not in g:
-        try:
-            user_id = int(payload["sub"])
-        except (KeyError, TypeError, ValueError):
-            g._jwt_user = None
-        else:
-            g._jwt_user = fetch_auth_user(user_id) if 0 < user_id <= MAX_USER_ID else None
-    return g._jwt_user
+def authenticate(token_type: str = ACCESS) -> AuthUser:
+    """Verify the request's bearer token and return its caller (401 when that fails).
+
+    Done at most once per request and token type: the catalogue cache's hook and the view's
+    decorator may both ask.
+    """
+    this_request = request._get_current_object()
+    done = g.get("_auth")
+    if done is not None and done[0] is this_request and done[1] == token_type:
+        return done[2]
+    claims = verify(bearer_token(), token_type)
+    try:
+        user_id = int(claims["sub"])
+    except (TypeError, ValueError):
+        raise invalid() from None
+    user = fetch_auth_user(user_id) if 0 < user_id <= MAX_USER_ID else None
+    if user is None:
+        raise invalid("Token does not belong to an existing user")
+    if claims.get(VERSION_CLAIM) != user.token_version:
+        raise invalid("Token has been revoked")
+    g._auth = (this_request, token_type, user, claims)
+    return user
 
 
 def init_jwt_callbacks() -> None:
-    """Register the callbacks that tie tokens to the users table."""
+    """Register the loaders Flask-JWT-Extended uses when it mints tokens."""
 
     @jwt.additional_claims_loader
-    def _claims(user: User | AuthUser) -> dict[str, Any]:
+    def _claims(user) -> dict[str, Any]:
         return {VERSION_CLAIM: user.token_version}
 
     @jwt.user_identity_loader
-    def _identity(user: User | AuthUser) -> str:
+    def _identity(user) -> str:
         # PyJWT >= 2.10 requires a string subject.
         return str(user.id)
 
-    @jwt.token_in_blocklist_loader
-    def _revoked(_header: dict, payload: dict) -> bool:
-        user = _load_user(payload)
-        return user is None or payload.get(VERSION_CLAIM) != user.token_version
-
-    @jwt.user_lookup_loader
-    def _lookup(_header: dict, payload: dict) -> AuthUser | None:
-        return _load_user(payload)
-
 
 def current_user() -> AuthUser:
-    """The caller behind the verified token of this request (see current_actor)."""
-    user = g.get("_jwt_user")
-    if user is None:
-        raise Unauthorized("Token does not belong to an existing user", "invalid_token")
-    return user
+    """The caller behind the verified token of this request."""
+    done = g.get("_auth")
+    if done is None or done[0] is not request._get_current_object():
+        raise invalid("Missing Authorization header with a Bearer token")
+    return done[2]
 
 
 def current_actor() -> Actor:
@@ -107,29 +118,33 @@ def current_actor() -> Actor:
     return Actor(id=user.id, is_admin=user.is_admin, doctor_id=user.doctor_id)
 
 
-def login_required(fn: Callable) -> Callable:
-    """Require a valid, unrevoked access token."""
-    return jwt_required()(fn)
-
-
-def admin_required(fn: Callable) -> Callable:
-    """Require a valid access token of a user who is an admin right now."""
-
-    @wraps(fn)
-    def wrapper(*args, **kwargs):
-        verify_jwt_in_request()
-        if not current_user().is_admin:
-            raise Forbidden("Administrator rights are required", "admin_required")
-        return fn(*args, **kwargs)
-
-    return wrapper
-
-
-def refresh_required(fn: Callable) -> Callable:
-    """Require a valid, unrevoked refresh token."""
-    return jwt_required(refresh=True)(fn)
-
-
 def token_claims() -> dict[str, Any]:
-    """Claims of the verified token."""
-    return get_jwt()
+    """Claims of this request's verified token."""
+    current_user()
+    return g._auth[3]
+
+
+def _guard(check: Callable[[], None]) -> Callable[[Callable], Callable]:
+    def decorator(fn: Callable) -> Callable:
+        @wraps(fn)
+        def wrapper(*args, **kwargs):
+            if request.method not in EXEMPT_METHODS:
+                check()
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def _admin() -> None:
+    if not authenticate().is_admin:
+        raise Forbidden("Administrator rights are required", "admin_required")
+
+
+login_required = _guard(authenticate)
+login_required.__doc__ = "Require a valid, unrevoked access token."
+admin_required = _guard(_admin)
+admin_required.__doc__ = "Require a valid access token of a user who is an admin right now."
+refresh_required = _guard(lambda: authenticate(REFRESH))
+refresh_required.__doc__ = "Require a valid, unrevoked refresh token."

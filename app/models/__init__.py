@@ -1,14 +1,19 @@
 """Typed SQLAlchemy 2.0 models; import from here."""
 from app.models.base import Base, utcnow
 from app.models.catalogue import Affiliation, Department, Doctor
-from app.models.enums import ACTIVE_STATUSES, GENDERS, STATUSES, Gender, RegistrationStatus
-from app.models.ops import IdempotencyKey, JobRun
+from app.models.enums import GENDERS, STATUSES, Gender, RegistrationStatus
+from app.models.ops import IdempotencyKey, JobRun, RefreshToken
 from app.models.patient import Patient
-from app.models.schedule import MAX_APPOINTMENTS_LIMIT, NOTES_MAX_LENGTH, Registration, Schedule
+from app.models.schedule import (
+    MAX_APPOINTMENTS_LIMIT,
+    NOTES_MAX_LENGTH,
+    Registration,
+    Schedule,
+    holds_slot,
+)
 from app.models.user import User
 
 __all__ = [
-    "ACTIVE_STATUSES",
     "Affiliation",
     "Base",
     "Department",
@@ -20,10 +25,12 @@ __all__ = [
     "MAX_APPOINTMENTS_LIMIT",
     "NOTES_MAX_LENGTH",
     "Patient",
+    "RefreshToken",
     "Registration",
     "RegistrationStatus",
     "STATUSES",
     "Schedule",
     "User",
+    "holds_slot",
     "utcnow",
 ]

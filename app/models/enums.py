@@ -22,5 +22,3 @@ class RegistrationStatus(enum.StrEnum):
 
 GENDERS = tuple(g.value for g in Gender)
 STATUSES = tuple(s.value for s in RegistrationStatus)
-# Registrations that hold a slot of their schedule.
-ACTIVE_STATUSES = (RegistrationStatus.scheduled.value, RegistrationStatus.completed.value)

@@ -1,4 +1,4 @@
-"""Operational tables: idempotent booking replays and run-once job claims."""
+"""Operational tables: idempotent booking replays, run-once job claims, refresh tokens."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -41,3 +41,23 @@ class JobRun(Base):
         DateTime(timezone=True), nullable=False, default=utcnow, server_default=func.now()
     )
     affected_rows: Mapped[int | None] = mapped_column(Integer)
+
+
+class RefreshToken(Base):
+    """An issued refresh token: spent when exchanged; its whole family revoked on reuse."""
+
+    __tablename__ = "refresh_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # Every token exchanged from one login shares the login's family.
+    family: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False,
+                                                 index=True)
+    spent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, default=utcnow, server_default=func.now()
+    )

@@ -4,7 +4,9 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
+    ColumnElement,
     Date,
     Enum,
     FetchedValue,
@@ -14,6 +16,7 @@ from sqlalchemy import (
     Text,
     Time,
     UniqueConstraint,
+    func,
     text,
 )
 from sqlalchemy.dialects.postgresql import ExcludeConstraint
@@ -88,7 +91,7 @@ class Registration(TimestampMixin, Base):
             "patient_id",
             "schedule_id",
             unique=True,
-            postgresql_where=text("status IN ('scheduled', 'completed')"),
+            postgresql_where=text("registration_holds_slot(status)"),
         ),
         CheckConstraint(f"char_length(notes) <= {NOTES_MAX_LENGTH}", name="notes_length"),
         CheckConstraint("queue_number >= 1", name="queue_number_positive"),
@@ -116,3 +119,13 @@ class Registration(TimestampMixin, Base):
     # Assigned by the booking trigger from schedules.last_queue_number: never reused.
     queue_number: Mapped[int] = mapped_column(Integer, nullable=False,
                                               server_default=FetchedValue())
+
+
+def holds_slot(status: ColumnElement[str]) -> ColumnElement[bool]:
+    """Whether a registration status holds a slot of its schedule.
+
+    The statuses are defined once, by the database function registration_holds_slot()
+    (migration 0004), which the counter triggers, the partial unique index and the booking
+    function use too; PostgreSQL inlines it, so queries calling it can use that index.
+    """
+    return func.registration_holds_slot(status, type_=Boolean)

@@ -24,6 +24,7 @@ from app.extensions import db
 from app.models import JobRun, Registration, Schedule
 from app.services.common import lock_schedules_of
 from app.services.idempotency import purge_expired_keys
+from app.services.sessions import purge_expired_refresh_tokens
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +90,9 @@ def run_no_show_job(app: Flask, now: dt.datetime | None = None) -> int | None:
             changed = mark_no_shows(now, config["NO_SHOW_GRACE_MINUTES"],
                                     ZoneInfo(config["HOSPITAL_TIMEZONE"]))
             # Housekeeping that also needs doing once per period: replayable booking
-            # responses are kept 24 hours.
+            # responses are kept 24 hours; expired refresh tokens can no longer be used.
             purged = purge_expired_keys()
+            purged_tokens = purge_expired_refresh_tokens()
             db.session.execute(update(JobRun)
                                .where(JobRun.job_name == NO_SHOW_JOB,
                                       JobRun.period_start == start)
@@ -99,8 +101,8 @@ def run_no_show_job(app: Flask, now: dt.datetime | None = None) -> int | None:
         except Exception:
             db.session.rollback()
             raise
-    log.info("no-show job: marked %d registrations no_show; purged %d idempotency keys",
-             changed, purged)
+    log.info("no-show job: marked %d registrations no_show; purged %d idempotency keys and "
+             "%d expired refresh tokens", changed, purged, purged_tokens)
     return changed
 
 

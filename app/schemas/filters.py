@@ -22,10 +22,10 @@ def _present(args: Mapping[str, Any], name: str) -> str | None:
 
 
 def query_id(args: Mapping[str, Any], name: str) -> int | None:
-    """An optional positive integer id from the query string."""
-    value = _present(args, name)
-    if value is None:
+    """An optional positive integer id from the query string: ASCII digits, nothing else."""
+    if _present(args, name) is None:
         return None
+    value = str(args.get(name))
     if not ID_RE.fullmatch(value) or not 1 <= int(value) <= MAX_ID:
         raise ValidationFailed(f"{name} must be a positive integer id",
                                errors={name: "must be a positive integer id"})

@@ -1,6 +1,7 @@
 """Patients: input specs, Swagger models and the serializer."""
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask_restx import Namespace, fields
@@ -14,8 +15,10 @@ MAX_ID = 2**31 - 1
 
 NAME = Field(required=True, min_length=1, max_length=100, example="张三")
 GENDER = Field(kind="enum", required=True, choices=GENDERS, example="male")
-BIRTHDAY = Field(kind="date", required=True, example="1990-01-31",
-                 description="YYYY-MM-DD, not in the future")
+# Older dates are typing mistakes (1099 for 1999), not patients.
+EARLIEST_BIRTHDAY = dt.date(1900, 1, 1)
+BIRTHDAY = Field(kind="date", required=True, earliest=EARLIEST_BIRTHDAY, example="1990-01-31",
+                 description="YYYY-MM-DD, from 1900-01-01, not in the future")
 PHONE = Field(required=True, pattern=PHONE_PATTERN, pattern_hint=PHONE_HINT,
               example="+86 138 0013 8000", description="Family members may share one")
 

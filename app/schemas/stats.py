@@ -25,10 +25,12 @@ STATS_PARAMS = {
 def parse_stats_query(args: Mapping[str, Any]) -> StatsQuery:
     """group_by (required, one of GROUPINGS) and the optional inclusive date range."""
     group_by = (args.get("group_by") or "").strip()
+    allowed = ", ".join(GROUPINGS)
     if not group_by:
-        raise ValidationFailed("group_by is required", errors={"group_by": "is required"})
+        raise ValidationFailed(f"group_by is required: one of {allowed}",
+                               errors={"group_by": f"is required: one of {allowed}"})
     if group_by not in GROUPINGS:
-        hint = "must be one of: " + ", ".join(GROUPINGS)
+        hint = f"must be one of: {allowed}"
         raise ValidationFailed(f"group_by {hint}", errors={"group_by": hint})
     date_from = query_date(args, "date_from")
     date_to = query_date(args, "date_to")

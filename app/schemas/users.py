@@ -90,7 +90,12 @@ def register_models(ns: Namespace) -> dict[str, Any]:
             "refresh_token": fields.String(required=True),
             "user": fields.Nested(user, required=True),
         }),
-        "access": ns.model("AccessToken", {"access_token": fields.String(required=True)}),
+        "access": ns.model("RefreshedTokens", {
+            "access_token": fields.String(required=True),
+            "refresh_token": fields.String(
+                required=True, description="Replaces the refresh token just used, which is "
+                "spent: presenting it again revokes every token of its login"),
+        }),
         "change_own_password": restx_model(ns, "ChangeOwnPassword", CHANGE_OWN_PASSWORD),
         "change_password": restx_model(ns, "ChangePassword", CHANGE_PASSWORD),
         "admin_change": restx_model(ns, "AdminChange", ADMIN_CHANGE),

@@ -188,7 +188,7 @@ def refresh_schedule_counters(cur: Cursor, first_schedule_id: int) -> int:
         UPDATE schedules AS s
            SET booked_count = r.active, last_queue_number = r.last_queue
           FROM (SELECT schedule_id,
-                       count(*) FILTER (WHERE status IN ('scheduled', 'completed')) AS active,
+                       count(*) FILTER (WHERE registration_holds_slot(status)) AS active,
                        max(queue_number) AS last_queue
                   FROM registrations
                  WHERE schedule_id >= %(first)s

@@ -33,7 +33,6 @@ from app.seeding.catalogue import (
 from app.seeding.people import People
 from app.seeding.progress import Progress
 from app.seeding.scales import SCALES, ScaleSpec
-from app.web.caching import bump_generation
 
 DEFAULT_PASSWORD = "seed-password"
 # From this many registrations on, their secondary indexes are rebuilt once after the COPY.
@@ -227,6 +226,9 @@ def seed_database(options: SeedOptions, stream: TextIO | None = None) -> SeedRep
         cur.execute("SET LOCAL statement_timeout = 0")
         seeding = _Run(cur, options, clock, stream if stream is not None else sys.stderr)
         seeding.run(config)
+        # The bulk load skips triggers, the cache generations' included: bump them in the
+        # same transaction so running servers stop serving the old catalogue.
+        cur.execute("SELECT bump_all_cache_generations()")
         connection.commit()
     except BaseException:
         connection.rollback()
@@ -234,8 +236,6 @@ def seed_database(options: SeedOptions, stream: TextIO | None = None) -> SeedRep
     finally:
         connection.close()
     _analyze()
-    # Running servers that share a Redis cache must not keep serving the old catalogue.
-    bump_generation()
     seeding.report.seconds = time.perf_counter() - started
     return seeding.report
 

@@ -1,16 +1,20 @@
 """Booking (挂号): the rules that must hold however many requests arrive at once.
 
-Lock order, kept by every writer of registrations: the schedule row first
-(``SELECT ... FOR UPDATE``), then the registration. Under that lock the friendly checks
-(started? already booked? full?) cannot be raced by another booking of the same schedule.
-The database stays the final word: the booking trigger bumps ``schedules.booked_count`` and
-``ck_schedules_capacity`` rejects an overbooking, the partial unique index rejects a second
-active registration of one patient.
+Where each rule lives (one home each):
 
-A booking is one call of the database function ``book_registration`` (migration 0003), which
-takes the lock, checks and inserts: without an idempotency key it runs alone in autocommit
-(one round trip, and the schedule row stays locked only for that call); with one it runs
-inside the transaction that claims the key.
+* capacity — the counter trigger on registrations and the CHECK ``ck_schedules_capacity``;
+* one active registration per patient and schedule — the partial unique index;
+* which statuses hold a slot — the SQL function ``registration_holds_slot``;
+* not after the schedule's start, only one's own patients — the database function
+  ``book_registration`` (migration 0004), which locks the schedule row, inserts, and reports
+  which rule refused.
+
+This module only translates the function's refusal into the API's error. Without an
+idempotency key the function runs alone in autocommit (one round trip; the schedule row stays
+locked only for that call); with one it runs inside the transaction that claims the key.
+
+Lock order, kept by every writer of registrations: the schedule row first
+(``SELECT ... FOR UPDATE``), then the registration.
 """
 from __future__ import annotations
 
@@ -19,19 +23,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
-from app.database.rawsql import fetch_one
+from app.database.autocommit import run_alone
 from app.errors import Conflict, NotFound, integrity_to_api_error
 from app.extensions import db
 from app.identity.actor import Actor
-from app.models import ACTIVE_STATUSES, Registration, Schedule
+from app.models import Schedule
 from app.services import idempotency
 from app.services.common import commit
 from app.services.patients import get_patient, patient_not_found
 from app.services.schedule_rules import hospital_now
-from app.web.caching import SLOTS_DIRTY_FLAG, bump_slots_generation
 
 
 @dataclass(frozen=True)
@@ -83,31 +86,12 @@ def duplicate_error(patient_id: int, schedule_id: int, existing_id: int) -> Conf
     )
 
 
-def ensure_free_slot(schedule: Schedule) -> None:
-    """409 schedule_full when every slot is taken (call with the schedule locked)."""
-    if schedule.booked_count >= schedule.max_appointments:
-        raise schedule_full_error(schedule.id)
-
-
-def ensure_no_active_booking(patient_id: int, schedule_id: int) -> None:
-    """409 duplicate_registration when the patient already holds a slot of the schedule."""
-    existing = db.session.scalar(
-        select(Registration.id).where(
-            Registration.patient_id == patient_id,
-            Registration.schedule_id == schedule_id,
-            Registration.status.in_(ACTIVE_STATUSES),
-        ).limit(1)
-    )
-    if existing is not None:
-        raise duplicate_error(patient_id, schedule_id, existing)
-
-
 # The whole booking is one call of the database function book_registration (migration
-# 0003): it locks the schedule row, checks the rules and inserts, or says why it did not.
-BOOK_SQL = (
+# 0004): it locks the schedule row and inserts, or says which rule refused.
+BOOK_SQL = text(
     "SELECT outcome, duplicate_id, registration_id, reg_status, reg_notes, reg_queue_number,"
-    " reg_created_at, reg_updated_at FROM book_registration(%(patient_id)s, %(schedule_id)s,"
-    " %(notes)s, %(user_id)s, %(is_admin)s, %(now)s)"
+    " reg_created_at, reg_updated_at FROM book_registration(:patient_id, :schedule_id,"
+    " :notes, :user_id, :is_admin, :now)"
 )
 
 
@@ -156,11 +140,10 @@ def _book_in_session(actor: Actor, patient_id: int, schedule_id: int,
     """Book inside the session's transaction (with an idempotency key claimed in it)."""
     params = _booking_params(actor, patient_id, schedule_id, notes)
     try:
-        row = db.session.connection().exec_driver_sql(BOOK_SQL, params).first()
+        row = db.session.execute(BOOK_SQL, params).first()
     except IntegrityError as exc:
         db.session.rollback()
         raise integrity_to_api_error(exc) from None
-    db.session.info[SLOTS_DIRTY_FLAG] = True  # the commit invalidates cached available_slots
     return _outcome(actor, patient_id, schedule_id, row)
 
 
@@ -169,12 +152,10 @@ def _book_alone(actor: Actor, patient_id: int, schedule_id: int,
     """Book in one autocommit statement: committed when it returns."""
     params = _booking_params(actor, patient_id, schedule_id, notes)
     try:
-        row = fetch_one(BOOK_SQL, params, writes=True)
+        row = run_alone(BOOK_SQL, params)
     except IntegrityError as exc:
         raise integrity_to_api_error(exc) from None
-    registration = _outcome(actor, patient_id, schedule_id, row)
-    bump_slots_generation()  # available_slots changed
-    return registration
+    return _outcome(actor, patient_id, schedule_id, row)
 
 
 def book_registration(

@@ -47,10 +47,10 @@ def lock_schedules_of(registration_filter) -> None:
     """
     from sqlalchemy import select
 
-    from app.models import ACTIVE_STATUSES, Registration, Schedule
+    from app.models import Registration, Schedule, holds_slot
 
     booked = select(Registration.schedule_id).where(
-        registration_filter, Registration.status.in_(ACTIVE_STATUSES))
+        registration_filter, holds_slot(Registration.status))
     db.session.execute(
         select(Schedule.id).where(Schedule.id.in_(booked)).order_by(Schedule.id)
         .with_for_update()

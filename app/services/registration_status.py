@@ -19,12 +19,10 @@ from app.extensions import db
 from app.identity.actor import Actor
 from app.models import Registration, RegistrationStatus, Schedule
 from app.services.booking import (
-    ensure_free_slot,
-    ensure_no_active_booking,
     lock_schedule,
     schedule_started,
 )
-from app.services.common import commit
+from app.services.common import commit, flush
 from app.services.registrations import (
     RegistrationAccess,
     is_schedule_doctor,
@@ -92,11 +90,12 @@ def _change_status(actor: Actor, registration: Registration, schedule: Schedule,
             raise Conflict(f"Schedule {schedule.id} has not started yet; a registration "
                            f"cannot be marked {new_status} before it", "schedule_not_started",
                            {"status": "the schedule has not started yet"})
-    if new_status == SCHEDULED:
-        # Reinstating takes a slot again: the same rules as a new booking, bar the clock.
-        ensure_no_active_booking(registration.patient_id, schedule.id)
-        ensure_free_slot(schedule)
     registration.status = new_status
+    if new_status == SCHEDULED:
+        # Reinstating takes a slot again. The partial unique index (one active registration
+        # per patient) and the capacity CHECK decide, as for a new booking; flush() turns
+        # their refusal into 409 duplicate_registration / schedule_full.
+        flush()
 
 
 def cancel_registration(actor: Actor, registration_id: int) -> Registration:

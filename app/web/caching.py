@@ -4,52 +4,41 @@
   gets 304 with no body.
 * Catalogue GETs are also kept in a server-side cache (Flask-Caching: in-process by
   default, Redis when REDIS_URL is set, so several processes share it). Entries are keyed
-  by *generation* tokens; a committed write that can change what the catalogue shows bumps
-  one, so the next read misses and recomputes. There are two: the catalogue generation
-  (departments, doctors, affiliations, schedules) keys every entry, and the slots
-  generation (registrations: a booking, a cancellation, deletes that cascade to them) keys
-  only the responses that show available_slots — schedules and the schedule sub-lists. So a
-  booking rush leaves the cached departments and doctors alone.
-  A reader takes the generations before it queries, so a response computed from data older
-  than a write can only be stored under a generation nobody reads any more.
+  by the database's cache generations (app/database/generations.py): every entry by the
+  `catalogue` generation, and the responses that show available_slots — schedules and the
+  schedule sub-lists — also by the `slots` generation, so a booking rush leaves the cached
+  departments and doctors alone. Whoever writes, the database bumps the generation in the
+  writing transaction; there is nothing to invalidate by hand.
+* A view whose answer goes stale with the clock (not only with writes) caps its entry's
+  lifetime with `expires_in(seconds)`.
 """
 from __future__ import annotations
 
 import hashlib
-import logging
 import re
-import uuid
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from flask_caching import Cache
-from flask_jwt_extended import verify_jwt_in_request
-from sqlalchemy import event
-from sqlalchemy.orm import Session
 
-from app.database.statements import writes_to
-from app.models import Affiliation, Department, Doctor, Patient, Registration, Schedule, User
+from app.database.generations import generations
+from app.identity.auth import authenticate
+from app.web.redis_bounds import RedisBreaker, redis_client_options
 
-log = logging.getLogger(__name__)
 cache = Cache()
 
-GENERATION_KEY = "catalogue-generation"
-SLOTS_GENERATION_KEY = "slots-generation"
 # Catalogue reads, public to every signed-in user (never per-user data).
 CACHEABLE_PATH = re.compile(
     r"^/(departments|doctors|schedules)(/\d+(/(departments|doctors|schedules))?)?/?$"
 )
 # The cacheable reads that show available_slots: schedules and the schedule sub-lists.
 SLOTS_PATH = re.compile(r"^/(schedules|(departments|doctors)/\d+/schedules)(/|$)")
-# A change to these shows in the catalogue ...
-CATALOGUE_MODELS = (Department, Doctor, Affiliation, Schedule)
-# ... a change to these in available_slots, and so does deleting a patient or a user, which
-# cascades to registrations in the database.
-SLOT_MODELS = (Registration,)
-SLOT_DELETES = (Patient, User)
-CATALOGUE_TABLES = frozenset(model.__table__.name for model in CATALOGUE_MODELS)
-SLOT_TABLES = frozenset(model.__table__.name for model in (*SLOT_MODELS, *SLOT_DELETES))
-DIRTY_FLAG = "catalogue_dirty"  # session.info: the commit bumps the catalogue generation
-SLOTS_DIRTY_FLAG = "slots_dirty"  # session.info: the commit bumps the slots generation
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+BREAKER_KEY = "cache_breaker"
+# Writes whose effect other processes must see at once: accounts (revocation, rights) and the
+# catalogue. Bookings and patients are not announced: available_slots may lag
+# CACHE_SYNC_SECONDS in other processes, which spares the processes a reading per booking.
+ANNOUNCED_PATH = re.compile(r"^/(users|departments|doctors|affiliations|schedules)(/|$)")
+UNANNOUNCED = frozenset({"/users/login", "/users/register", "/users/refresh"})
 
 
 def init_caching(app: Flask) -> None:
@@ -58,68 +47,61 @@ def init_caching(app: Flask) -> None:
         app.config.setdefault("CACHE_TYPE", "RedisCache")
         app.config.setdefault("CACHE_REDIS_URL", app.config["REDIS_URL"])
         app.config.setdefault("CACHE_KEY_PREFIX", f"{app.config['REDIS_KEY_PREFIX']}-cache:")
+        app.config.setdefault("CACHE_OPTIONS", redis_client_options(app.config))
     else:
         app.config.setdefault("CACHE_TYPE", "SimpleCache")
         app.config.setdefault("CACHE_THRESHOLD", 5000)
     app.config.setdefault("CACHE_DEFAULT_TIMEOUT", app.config["CACHE_TIMEOUT"])
     cache.init_app(app)
+    app.extensions[BREAKER_KEY] = RedisBreaker(float(app.config["REDIS_RETRY_SECONDS"]))
     app.before_request(_serve_from_cache)
     app.after_request(_etag_and_store)
+    app.after_request(_note_write)
 
 
-def current_generation(key: str = GENERATION_KEY) -> str | None:
-    """A generation (catalogue by default); None when the cache backend is unreachable.
-
-    Generations are random tokens, never counters, so a generation that was lost (evicted,
-    expired, Redis restarted) is replaced by a new one and old entries are never read again.
-    """
-    try:
-        generation = cache.get(key)
-        if generation is None:
-            cache.add(key, uuid.uuid4().hex, timeout=0)
-            generation = cache.get(key)
-        return generation
-    except Exception:  # a cache outage must not fail reads
-        log.warning("cache unavailable", exc_info=True)
-        return None
+def expires_in(seconds: float) -> None:
+    """Cap the cached lifetime of this request's answer (for answers that change with time)."""
+    current = g.get("cache_expires_in")
+    g.cache_expires_in = seconds if current is None else min(current, seconds)
 
 
-def bump_generation(key: str = GENERATION_KEY) -> None:
-    """Invalidate the cached responses keyed by a generation (every one, by default)."""
-    try:
-        cache.set(key, uuid.uuid4().hex, timeout=0)
-    except Exception:
-        log.error("could not invalidate the catalogue cache", exc_info=True)
-
-
-def bump_slots_generation() -> None:
-    """Invalidate the cached responses that show available_slots."""
-    bump_generation(SLOTS_GENERATION_KEY)
+def _note_write(response: Response) -> Response:
+    # A write this process served shows on its next cached read (the generations are read
+    # again first). Account and catalogue changes are also announced to the other processes
+    # (app/database/announcements.py); the rest reaches them within CACHE_SYNC_SECONDS.
+    if request.method not in SAFE_METHODS:
+        if response.status_code < 400 and ANNOUNCED_PATH.match(request.path) \
+                and request.path.rstrip("/") not in UNANNOUNCED:
+            generations().announce()
+        else:
+            generations().note_write()
+    return response
 
 
 def _cache_wanted() -> bool:
-    from flask import current_app
-
     return (current_app.config["CACHE_ENABLED"] and request.method == "GET"
-            and CACHEABLE_PATH.match(request.path) is not None)
+            and CACHEABLE_PATH.match(request.path) is not None
+            and current_app.extensions[BREAKER_KEY].closed)
 
 
 def _serve_from_cache() -> Response | None:
     if not _cache_wanted():
         return None
-    verify_jwt_in_request()  # a cached body is still only for signed-in users
-    generation = current_generation()
-    if generation is None:
+    authenticate()  # a cached body is still only for signed-in users
+    current = generations().current()
+    if current is None:
         return None
     path = request.path.rstrip("/") or "/"
+    generation = f"{current['epoch']}:{current['catalogue']}"
     if SLOTS_PATH.match(path):
-        slots = current_generation(SLOTS_GENERATION_KEY)
-        if slots is None:
-            return None
-        generation = f"{generation}:{slots}"
+        generation = f"{generation}:{current['slots']}"
     query = request.query_string.decode("latin-1")
     key = f"resp:{generation}:{path}?{query}"
-    entry = cache.get(key)
+    try:
+        entry = cache.get(key)
+    except Exception:  # a cache outage must not fail reads
+        current_app.extensions[BREAKER_KEY].failed("cache read")
+        return None
     if entry is None:
         g.cache_key = key
         return None
@@ -142,10 +124,14 @@ def _etag_and_store(response: Response) -> Response:
         response.set_etag(etag)
     key = g.pop("cache_key", None)
     if key is not None:
+        timeout = g.pop("cache_expires_in", None)
         try:
-            cache.set(key, (etag, body))
+            if timeout is None:
+                cache.set(key, (etag, body))
+            elif timeout > 0:
+                cache.set(key, (etag, body), timeout=max(1, int(timeout)))
         except Exception:
-            log.warning("cache store failed", exc_info=True)
+            current_app.extensions[BREAKER_KEY].failed("cache store")
         response.headers["X-Cache"] = "miss"
     if request.if_none_match and request.if_none_match.contains(etag):
         not_modified = Response(status=304)
@@ -155,36 +141,3 @@ def _etag_and_store(response: Response) -> Response:
                 not_modified.headers[header] = response.headers[header]
         return not_modified
     return response
-
-
-@event.listens_for(Session, "after_flush")
-def _note_flush(session: Session, _context) -> None:
-    changed = (*session.new, *session.dirty, *session.deleted)
-    if any(isinstance(obj, CATALOGUE_MODELS) for obj in changed):
-        session.info[DIRTY_FLAG] = True
-    if any(isinstance(obj, SLOT_MODELS) for obj in changed) or any(
-        isinstance(obj, SLOT_DELETES) for obj in session.deleted
-    ):
-        session.info[SLOTS_DIRTY_FLAG] = True
-
-
-@event.listens_for(Session, "do_orm_execute")
-def _note_statement(state) -> None:
-    if writes_to(state, CATALOGUE_TABLES):
-        state.session.info[DIRTY_FLAG] = True
-    if writes_to(state, SLOT_TABLES):
-        state.session.info[SLOTS_DIRTY_FLAG] = True
-
-
-@event.listens_for(Session, "after_commit")
-def _invalidate_after_commit(session: Session) -> None:
-    if session.info.pop(DIRTY_FLAG, False):
-        bump_generation()
-    if session.info.pop(SLOTS_DIRTY_FLAG, False):
-        bump_slots_generation()
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_after_rollback(session: Session) -> None:
-    session.info.pop(DIRTY_FLAG, None)
-    session.info.pop(SLOTS_DIRTY_FLAG, None)

@@ -37,8 +37,8 @@ def _as_int(name: str, value: Any, low: int, high: int | None, *, text: bool = T
     if isinstance(value, bool) or (isinstance(value, str) and not text):
         raise ValidationFailed(f"{name} must be an integer", errors={name: "must be an integer"})
     if isinstance(value, str):
-        value = value.strip()
-        # ASCII digits only: str.isdigit() also accepts "²", which int() then rejects.
+        # ASCII digits only, nothing around them: int() would also read " 1" (from ?page=+1,
+        # a plus being a space in a query string), "+1", "١" and "²".
         if not INT_RE.fullmatch(value):
             raise ValidationFailed(f"{name} must be an integer",
                                    errors={name: "must be an integer"})

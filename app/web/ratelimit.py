@@ -9,6 +9,8 @@ from flask import Flask, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
+from app.web.redis_bounds import redis_client_options
+
 
 def _login_key() -> str:
     """Address plus the username being tried: guessing one account is slowed, a family is not."""
@@ -53,4 +55,6 @@ def init_rate_limits(app: Flask) -> None:
     # If Redis is briefly unreachable, limit in memory rather than fail requests.
     app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     app.config.setdefault("RATELIMIT_KEY_PREFIX", f"{app.config['REDIS_KEY_PREFIX']}-rl")
+    if app.config.get("REDIS_URL"):
+        app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", redis_client_options(app.config))
     limiter.init_app(app)

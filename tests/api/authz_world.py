@@ -5,8 +5,6 @@ import datetime as dt
 import itertools
 from typing import Any
 
-from flask_jwt_extended import create_refresh_token
-
 from app.extensions import db
 from app.models import Patient, Registration, Schedule, User
 from tests.factories import PASSWORD
@@ -68,7 +66,7 @@ class World:
         if account is None:
             return {}
         if refresh:
-            return {"Authorization": f"Bearer {create_refresh_token(identity=account)}"}
+            return self.factory.refresh_headers(account)
         return self.factory.headers(account)
 
     def defaults(self) -> dict[str, Any]:

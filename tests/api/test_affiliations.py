@@ -6,18 +6,8 @@ import datetime as dt
 import pytest
 
 from app.services.schedule_rules import hospital_today
+from tests.assertions import assert_error
 from tests.sqlcount import count_statements
-
-
-@pytest.fixture()
-def admin_headers(factory):
-    return factory.headers(factory.admin())
-
-
-@pytest.fixture()
-def user_headers(factory):
-    return factory.headers(factory.user())
-
 
 # --- create -----------------------------------------------------------------------------
 
@@ -41,7 +31,7 @@ def test_create_affiliation_exists(client, factory, admin_headers):
     factory.affiliation(doc, dep)
     r = client.post("/affiliations", json={"doctor_id": doc.id, "department_id": dep.id},
                     headers=admin_headers)
-    assert (r.status_code, r.json["code"]) == (409, "affiliation_exists")
+    assert_error(r, 409, "affiliation_exists")
 
 
 @pytest.mark.parametrize("which,code", [("doctor", "doctor_not_found"),
@@ -51,7 +41,7 @@ def test_create_affiliation_unknown(client, factory, admin_headers, which, code)
     body = {"doctor_id": factory.doctor().id, "department_id": factory.department().id}
     body[f"{which}_id"] = 999999
     r = client.post("/affiliations/", json=body, headers=admin_headers)
-    assert (r.status_code, r.json["code"]) == (404, code)
+    assert_error(r, 404, code)
 
 
 @pytest.mark.parametrize("body,field", [
@@ -64,16 +54,16 @@ def test_create_affiliation_unknown(client, factory, admin_headers, which, code)
 ], ids=["missing-doctor", "missing-department", "string-id", "zero-id", "bool-id", "huge-id"])
 def test_create_affiliation_validation(client, admin_headers, body, field):
     r = client.post("/affiliations/", json=body, headers=admin_headers)
-    assert (r.status_code, r.json["code"]) == (400, "validation_error")
+    assert_error(r, 400, "validation_error")
     assert field in r.json["errors"]
 
 
 def test_create_affiliation_auth(client, factory, user_headers):
     body = {"doctor_id": factory.doctor().id, "department_id": factory.department().id}
     r = client.post("/affiliations/", json=body)
-    assert (r.status_code, r.json["code"]) == (401, "invalid_token")
+    assert_error(r, 401, "invalid_token")
     r = client.post("/affiliations/", json=body, headers=user_headers)
-    assert (r.status_code, r.json["code"]) == (403, "admin_required")
+    assert_error(r, 403, "admin_required")
 
 
 # --- list -------------------------------------------------------------------------------
@@ -138,15 +128,15 @@ def test_list_affiliations_filters(client, grid, admin_headers):
         "bad-per-page"])
 def test_list_affiliations_bad_params(client, admin_headers, query, field):
     r = client.get(f"/affiliations/?{query}", headers=admin_headers)
-    assert (r.status_code, r.json["code"]) == (400, "validation_error")
+    assert_error(r, 400, "validation_error")
     assert field in r.json["errors"]
 
 
 def test_list_affiliations_auth(client, user_headers):
     r = client.get("/affiliations/")
-    assert (r.status_code, r.json["code"]) == (401, "invalid_token")
+    assert_error(r, 401, "invalid_token")
     r = client.get("/affiliations/", headers=user_headers)
-    assert (r.status_code, r.json["code"]) == (403, "admin_required")
+    assert_error(r, 403, "admin_required")
 
 
 def test_list_affiliations_constant_statements(client, factory, admin_headers, app,
@@ -183,7 +173,7 @@ def test_delete_affiliation(client, factory, admin_headers):
     r = client.get(f"/affiliations/?doctor_id={doc.id}", headers=admin_headers)
     assert r.json["count"] == 0
     r = client.delete(f"/affiliations/{doc.id}/{dep.id}", headers=admin_headers)
-    assert (r.status_code, r.json["code"]) == (404, "affiliation_not_found")
+    assert_error(r, 404, "affiliation_not_found")
 
 
 @pytest.mark.parametrize("days_ahead", [0, 7], ids=["today", "next-week"])
@@ -191,7 +181,7 @@ def test_delete_affiliation_with_future_schedules(client, factory, admin_headers
     doc, dep = factory.doctor(), factory.department()
     factory.schedule(doc, dep, date=hospital_today() + dt.timedelta(days=days_ahead))
     r = client.delete(f"/affiliations/{doc.id}/{dep.id}", headers=admin_headers)
-    assert (r.status_code, r.json["code"]) == (409, "future_schedules")
+    assert_error(r, 409, "future_schedules")
     assert "1 schedule" in r.json["message"]
 
 
@@ -207,9 +197,9 @@ def test_delete_affiliation_other_department_schedules_do_not_block(client, fact
 def test_delete_affiliation_errors(client, factory, admin_headers, user_headers):
     doc, dep = factory.doctor(), factory.department()
     r = client.delete(f"/affiliations/{doc.id}/{dep.id}", headers=admin_headers)
-    assert (r.status_code, r.json["code"]) == (404, "affiliation_not_found")
+    assert_error(r, 404, "affiliation_not_found")
     factory.affiliation(doc, dep)
     r = client.delete(f"/affiliations/{doc.id}/{dep.id}", headers=user_headers)
-    assert (r.status_code, r.json["code"]) == (403, "admin_required")
+    assert_error(r, 403, "admin_required")
     r = client.delete(f"/affiliations/{doc.id}/{dep.id}")
-    assert (r.status_code, r.json["code"]) == (401, "invalid_token")
+    assert_error(r, 401, "invalid_token")

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import ACTIVE_STATUSES, Registration, Schedule
+from app.models import Registration, Schedule, holds_slot
 
 
 @dataclass
@@ -73,7 +73,7 @@ def schedule_counts(schedule_id: int) -> tuple[int, int, int]:
     """(active registrations, booked_count, last_queue_number) as committed in the database."""
     db.session.rollback()
     active = db.session.scalar(select(func.count()).select_from(Registration).where(
-        Registration.schedule_id == schedule_id, Registration.status.in_(ACTIVE_STATUSES)))
+        Registration.schedule_id == schedule_id, holds_slot(Registration.status)))
     schedule = db.session.get(Schedule, schedule_id)
     db.session.refresh(schedule)
     return active, schedule.booked_count, schedule.last_queue_number

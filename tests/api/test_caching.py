@@ -7,6 +7,7 @@ import pytest
 
 from app.extensions import db
 from app.ops.jobs import run_no_show_job
+from tests.assertions import assert_error
 
 
 @pytest.fixture()
@@ -17,10 +18,12 @@ def world(factory):
     department = factory.department(name="眼科")
     schedule = factory.schedule(doctor, department, max_appointments=3)
     patient = factory.patient(owner)
+    spare = factory.department(name="耳鼻喉科")  # the doctor works there, with no schedules
+    factory.affiliation(doctor, spare)
     return {
         "admin": factory.headers(admin), "owner": factory.headers(owner), "owner_id": owner.id,
         "doctor": doctor.id, "department": department.id, "schedule": schedule.id,
-        "patient": patient.id,
+        "patient": patient.id, "spare_department": spare.id,
     }
 
 
@@ -66,8 +69,7 @@ def test_etag_on_lists_and_non_catalogue_reads(client, world):
 def test_cached_reads_still_need_a_token(client, world):
     read_twice(client, "/departments/", world["owner"])
     response = client.get("/departments/")
-    assert response.status_code == 401
-    assert response.get_json()["code"] == "invalid_token"
+    assert_error(response, 401, "invalid_token")
 
 
 def slots(client, world) -> int:
@@ -113,41 +115,69 @@ def test_deleting_a_patient_or_user_frees_cached_slots(client, factory, world):
     assert slots(client, world) == 3
 
 
-@pytest.mark.parametrize("path, write", [
-    ("/departments/{department}", ("put", "/departments/{department}", {"name": "眼科中心"})),
-    ("/doctors/{doctor}", ("put", "/doctors/{doctor}", {"name": "王主任"})),
-    ("/departments/", ("post", "/departments/", {"name": "新科室"})),
-    ("/doctors/{doctor}/departments", ("delete", "/affiliations/{doctor}/{department}?x=1", None)),
-    ("/departments/{department}/schedules", ("put", "/schedules/{schedule}",
-                                             {"max_appointments": 7})),
-    ("/schedules/", ("post", "/schedules/", "new-schedule")),
-    ("/schedules/{schedule}", ("delete", "/schedules/{schedule}", None)),
-    ("/departments/", ("delete", "/departments/{department}?force=true", None)),
-], ids=["department-update", "doctor-update", "department-create", "affiliation-delete",
-        "schedule-update", "schedule-create", "schedule-delete", "department-delete"])
-def test_every_catalogue_write_invalidates(client, factory, world, path, write):
+def ids_of(body) -> list[int]:
+    return [item["id"] for item in body["results"]]
+
+
+# (cached read, write: method, path, body, its status, what the next read shows)
+CATALOGUE_WRITES = {
+    "department-update": (
+        "/departments/{department}", ("put", "/departments/{department}", {"name": "眼科中心"}),
+        200, lambda body, w: body["name"] == "眼科中心"),
+    "doctor-update": (
+        "/doctors/{doctor}", ("put", "/doctors/{doctor}", {"name": "王主任"}),
+        200, lambda body, w: body["name"] == "王主任"),
+    "department-create": (
+        "/departments/", ("post", "/departments/", {"name": "新科室"}),
+        201, lambda body, w: "新科室" in [d["name"] for d in body["results"]]),
+    "affiliation-delete": (
+        "/doctors/{doctor}/departments",
+        ("delete", "/affiliations/{doctor}/{spare_department}", None),
+        204, lambda body, w: ids_of(body) == [w["department"]]),
+    "schedule-update": (
+        "/departments/{department}/schedules",
+        ("put", "/schedules/{schedule}", {"max_appointments": 7}),
+        200, lambda body, w: [s["max_appointments"] for s in body["results"]] == [7]),
+    "schedule-create": (
+        "/schedules/", ("post", "/schedules/", "new-schedule"),
+        201, lambda body, w: body["count"] == 2),
+    "schedule-delete": (
+        "/doctors/{doctor}/schedules", ("delete", "/schedules/{schedule}", None),
+        204, lambda body, w: body["count"] == 0),
+    "department-delete": (
+        "/departments/", ("delete", "/departments/{department}?force=true", None),
+        204, lambda body, w: ids_of(body) == [w["spare_department"]]),
+}
+
+
+@pytest.mark.parametrize("case", list(CATALOGUE_WRITES))
+def test_every_catalogue_write_invalidates(client, world, case):
+    path, (method, write_path, body), written, shows = CATALOGUE_WRITES[case]
     path = path.format(**world)
     before = read_twice(client, path, world["owner"])
-    method, write_path, body = write
+    assert not shows(before, world)
     if body == "new-schedule":
         body = {"doctor_id": world["doctor"], "department_id": world["department"],
                 "date": (dt.date.today() + dt.timedelta(days=40)).isoformat(),
                 "start_time": "08:00", "end_time": "12:00", "max_appointments": 5}
-    if method == "delete" and "affiliations" in write_path:
-        # An affiliation with future schedules cannot go: remove the schedule first.
-        client.delete(f"/schedules/{world['schedule']}", headers=world["admin"])
-        before = read_twice(client, path, world["owner"])
-        write_path = write_path.split("?")[0]
-    kwargs = {"headers": world["admin"]}
-    if body is not None:
-        kwargs["json"] = body
-    response = getattr(client, method)(write_path.format(**world), **kwargs)
-    assert response.status_code in (200, 201, 204), response.get_json()
+    response = getattr(client, method)(write_path.format(**world), json=body,
+                                       headers=world["admin"])
+    assert response.status_code == written, response.get_json()
     after = client.get(path, headers=world["owner"])
-    assert after.status_code in (200, 404)
-    if after.status_code == 200:
-        assert after.headers.get("X-Cache") == "miss"
-        assert after.get_json() != before
+    assert after.status_code == 200, after.get_json()
+    assert after.headers.get("X-Cache") == "miss"
+    assert shows(after.get_json(), world), after.get_json()
+    assert read_twice(client, path, world["owner"]) == after.get_json()
+
+
+def test_a_deleted_schedule_is_not_served_from_the_cache(client, world):
+    path = f"/schedules/{world['schedule']}"
+    read_twice(client, path, world["owner"])
+    deleted = client.delete(path, headers=world["admin"])
+    assert deleted.status_code == 204, deleted.get_json()
+    after = client.get(path, headers=world["owner"])
+    assert_error(after, 404, "schedule_not_found")
+    assert "X-Cache" not in after.headers
 
 
 def test_the_no_show_job_invalidates(app, client, factory, world):
@@ -169,7 +199,7 @@ def test_a_rolled_back_write_does_not_invalidate(client, world):
     path = f"/departments/{world['department']}"
     read_twice(client, path, world["owner"])
     taken = client.post("/departments/", json={"name": "眼科"}, headers=world["admin"])
-    assert taken.status_code == 409
+    assert_error(taken, 409, "duplicate_name")
     assert client.get(path, headers=world["owner"]).headers.get("X-Cache") == "hit"
 
 

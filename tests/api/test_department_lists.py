@@ -5,10 +5,7 @@ import datetime as dt
 
 import pytest
 
-
-@pytest.fixture()
-def user_headers(factory):
-    return factory.headers(factory.user())
+from tests.assertions import assert_error
 
 # --- list and search ----------------------------------------------------------------------
 
@@ -38,14 +35,13 @@ def test_list_departments(client, factory, user_headers):
                               "bad-reverse"])
 def test_list_departments_bad_params(client, user_headers, query, field):
     r = client.get(f"/departments/?{query}", headers=user_headers)
-    assert r.status_code == 400
-    assert r.json["code"] == "validation_error"
+    assert_error(r, 400, "validation_error")
     assert field in r.json["errors"]
 
 
 def test_list_departments_needs_token(client):
     r = client.get("/departments/")
-    assert (r.status_code, r.json["code"]) == (401, "invalid_token")
+    assert_error(r, 401, "invalid_token")
 
 
 def test_search_departments(client, factory, user_headers):
@@ -68,13 +64,12 @@ def test_search_departments(client, factory, user_headers):
                          ids=["missing", "empty", "not-string", "bad-sort"])
 def test_search_departments_bad_body(client, user_headers, body):
     r = client.post("/departments/search", json=body, headers=user_headers)
-    assert r.status_code == 400
-    assert r.json["code"] == "validation_error"
+    assert_error(r, 400, "validation_error")
 
 
 def test_search_departments_needs_token(client):
     r = client.post("/departments/search", json={"query": "x"})
-    assert (r.status_code, r.json["code"]) == (401, "invalid_token")
+    assert_error(r, 401, "invalid_token")
 
 
 # --- sub-lists ----------------------------------------------------------------------------
@@ -94,12 +89,12 @@ def test_department_doctors(client, factory, user_headers):
     assert set(r.json["results"][0]) == {"id", "name", "gender", "email", "phone_number",
                                          "description", "created_at", "updated_at"}
     r = client.get(f"/departments/{dep.id}/doctors?sort=bogus", headers=user_headers)
-    assert (r.status_code, r.json["code"]) == (400, "validation_error")
+    assert_error(r, 400, "validation_error")
 
 
 def test_department_doctors_unknown_department(client, user_headers):
     r = client.get("/departments/999999/doctors", headers=user_headers)
-    assert (r.status_code, r.json["code"]) == (404, "department_not_found")
+    assert_error(r, 404, "department_not_found")
 
 
 def test_department_schedules(client, factory, user_headers):
@@ -120,9 +115,9 @@ def test_department_schedules(client, factory, user_headers):
 
 def test_department_schedules_errors(client, factory, user_headers):
     r = client.get("/departments/999999/schedules", headers=user_headers)
-    assert (r.status_code, r.json["code"]) == (404, "department_not_found")
+    assert_error(r, 404, "department_not_found")
     dep = factory.department()
     r = client.get(f"/departments/{dep.id}/schedules?date_from=tomorrow", headers=user_headers)
-    assert (r.status_code, r.json["code"]) == (400, "validation_error")
+    assert_error(r, 400, "validation_error")
     r = client.get(f"/departments/{dep.id}/schedules")
-    assert (r.status_code, r.json["code"]) == (401, "invalid_token")
+    assert_error(r, 401, "invalid_token")

@@ -7,17 +7,7 @@ import pytest
 
 from app.extensions import db
 from app.models import Department, Registration
-
-
-@pytest.fixture()
-def admin_headers(factory):
-    return factory.headers(factory.admin())
-
-
-@pytest.fixture()
-def user_headers(factory):
-    return factory.headers(factory.user())
-
+from tests.assertions import assert_error
 
 # --- create -----------------------------------------------------------------------------
 
@@ -55,8 +45,7 @@ def test_create_department_without_slash_and_ignores_read_only_fields(client, ad
         "name-null", "description-too-long", "description-not-string"])
 def test_create_department_validation(client, admin_headers, body, field):
     r = client.post("/departments/", json=body, headers=admin_headers)
-    assert r.status_code == 400
-    assert r.json["code"] == "validation_error"
+    assert_error(r, 400, "validation_error")
     assert field in r.json["errors"]
 
 
@@ -70,28 +59,24 @@ def test_create_department_limits_are_inclusive(client, admin_headers):
 def test_create_department_bad_json(client, admin_headers, data):
     r = client.post("/departments/", data=data, headers=admin_headers,
                     content_type="application/json")
-    assert r.status_code == 400
-    assert r.json["code"] == "invalid_json"
+    assert_error(r, 400, "invalid_json")
 
 
 def test_create_department_duplicate_name(client, factory, admin_headers):
     factory.department("Neurology")
     r = client.post("/departments/", json={"name": "Neurology"}, headers=admin_headers)
-    assert r.status_code == 409
-    assert r.json["code"] == "duplicate_name"
+    assert_error(r, 409, "duplicate_name")
     assert "name" in r.json["errors"]
 
 
 def test_create_department_needs_token(client):
     r = client.post("/departments/", json={"name": "Oncology"})
-    assert r.status_code == 401
-    assert r.json["code"] == "invalid_token"
+    assert_error(r, 401, "invalid_token")
 
 
 def test_create_department_needs_admin(client, user_headers):
     r = client.post("/departments/", json={"name": "Oncology"}, headers=user_headers)
-    assert r.status_code == 403
-    assert r.json["code"] == "admin_required"
+    assert_error(r, 403, "admin_required")
 
 
 # --- read -------------------------------------------------------------------------------
@@ -104,24 +89,18 @@ def test_get_department(client, factory, user_headers):
     assert r.json["description"] == "Ear, nose and throat"
 
 
-@pytest.mark.parametrize("path", ["/departments/999999", "/departments/99999999999"],
+@pytest.mark.parametrize("path, code", [("/departments/999999", "department_not_found"),
+                                        ("/departments/99999999999", "not_found")],
                          ids=["unknown", "beyond-int"])
-def test_get_department_not_found(client, user_headers, path):
+def test_get_department_not_found(client, user_headers, path, code):
     r = client.get(path, headers=user_headers)
-    assert r.status_code == 404
-    assert r.json["code"] in {"department_not_found", "not_found"}
-
-
-def test_get_unknown_department_code(client, user_headers):
-    r = client.get("/departments/999999", headers=user_headers)
-    assert r.json["code"] == "department_not_found"
+    assert_error(r, 404, code)
 
 
 def test_get_department_needs_token(client, factory):
     dep = factory.department()
     r = client.get(f"/departments/{dep.id}")
-    assert r.status_code == 401
-    assert r.json["code"] == "invalid_token"
+    assert_error(r, 401, "invalid_token")
 
 
 # --- update -----------------------------------------------------------------------------
@@ -152,8 +131,7 @@ def test_update_department_duplicate_name(client, factory, admin_headers):
     factory.department("Radiology")
     dep = factory.department("Surgery")
     r = client.put(f"/departments/{dep.id}", json={"name": "Radiology"}, headers=admin_headers)
-    assert r.status_code == 409
-    assert r.json["code"] == "duplicate_name"
+    assert_error(r, 409, "duplicate_name")
 
 
 @pytest.mark.parametrize("body,field", [
@@ -164,19 +142,18 @@ def test_update_department_duplicate_name(client, factory, admin_headers):
 def test_update_department_validation(client, factory, admin_headers, body, field):
     dep = factory.department()
     r = client.put(f"/departments/{dep.id}", json=body, headers=admin_headers)
-    assert r.status_code == 400
-    assert r.json["code"] == "validation_error"
+    assert_error(r, 400, "validation_error")
     assert field in r.json["errors"]
 
 
 def test_update_department_errors(client, factory, admin_headers, user_headers):
     dep = factory.department()
     r = client.put("/departments/999999", json={"name": "X"}, headers=admin_headers)
-    assert (r.status_code, r.json["code"]) == (404, "department_not_found")
+    assert_error(r, 404, "department_not_found")
     r = client.put(f"/departments/{dep.id}", json={"name": "X"}, headers=user_headers)
-    assert (r.status_code, r.json["code"]) == (403, "admin_required")
+    assert_error(r, 403, "admin_required")
     r = client.put(f"/departments/{dep.id}", json={"name": "X"})
-    assert (r.status_code, r.json["code"]) == (401, "invalid_token")
+    assert_error(r, 401, "invalid_token")
 
 
 # --- delete -----------------------------------------------------------------------------
@@ -196,14 +173,13 @@ def test_delete_department(client, factory, admin_headers):
     assert r.status_code == 204
     assert r.data == b""
     r = client.get(f"/departments/{dep.id}", headers=admin_headers)
-    assert r.status_code == 404
+    assert_error(r, 404, "department_not_found")
 
 
 def test_delete_department_with_future_bookings_conflicts(client, factory, admin_headers):
     dep, _, _ = _booked_department(factory)
     r = client.delete(f"/departments/{dep.id}", headers=admin_headers)
-    assert r.status_code == 409
-    assert r.json["code"] == "active_registrations"
+    assert_error(r, 409, "active_registrations")
     assert "1" in r.json["message"]
     assert r.json["errors"]["registrations"].startswith("1 ")
     assert client.get(f"/departments/{dep.id}", headers=admin_headers).status_code == 200
@@ -233,16 +209,15 @@ def test_delete_department_inactive_bookings_do_not_block(client, factory, admin
 def test_delete_department_bad_force(client, factory, admin_headers):
     dep = factory.department()
     r = client.delete(f"/departments/{dep.id}?force=maybe", headers=admin_headers)
-    assert r.status_code == 400
-    assert r.json["code"] == "validation_error"
+    assert_error(r, 400, "validation_error")
     assert "force" in r.json["errors"]
 
 
 def test_delete_department_errors(client, factory, admin_headers, user_headers):
     dep = factory.department()
     r = client.delete("/departments/999999", headers=admin_headers)
-    assert (r.status_code, r.json["code"]) == (404, "department_not_found")
+    assert_error(r, 404, "department_not_found")
     r = client.delete(f"/departments/{dep.id}", headers=user_headers)
-    assert (r.status_code, r.json["code"]) == (403, "admin_required")
+    assert_error(r, 403, "admin_required")
     r = client.delete(f"/departments/{dep.id}")
-    assert (r.status_code, r.json["code"]) == (401, "invalid_token")
+    assert_error(r, 401, "invalid_token")

@@ -10,11 +10,6 @@ from app.models import User
 from tests.assertions import assert_error
 
 
-@pytest.fixture()
-def admin_headers(factory):
-    return factory.headers(factory.admin())
-
-
 def link(client, admin_headers, user_id: int, doctor_id):
     return client.put(f"/users/{user_id}", headers=admin_headers, json={"doctor_id": doctor_id})
 
@@ -149,8 +144,10 @@ def test_unlinking_takes_effect_on_the_next_request(client, factory, admin_heade
         ("get", f"/patients/{patient.id}"),
         ("get", f"/schedules/{started.id}/registrations"),
     ]
-    before = [getattr(client, m)(p, headers=headers).status_code for m, p in calls]
-    assert before == [404, 404, 403]
+    refusals = [(404, "registration_not_found"), (404, "patient_not_found"),
+                (403, "admin_required")]
+    for (method, path), (status, code) in zip(calls, refusals, strict=True):
+        assert_error(getattr(client, method)(path, headers=headers), status, code)
 
     assert link(client, admin_headers, account.id, doctor.id).status_code == 200
     after_link = [getattr(client, m)(p, headers=headers).status_code for m, p in calls]
@@ -180,7 +177,7 @@ def test_moving_the_link_moves_the_rights(client, factory, admin_headers):
     assert client.get(f"/schedules/{first_schedule.id}/registrations",
                       headers=headers).status_code == 200
     link(client, admin_headers, account.id, second.id)
-    assert client.get(f"/schedules/{first_schedule.id}/registrations",
-                      headers=headers).status_code == 403
+    assert_error(client.get(f"/schedules/{first_schedule.id}/registrations", headers=headers),
+                 403, "admin_required")
     assert client.get(f"/schedules/{second_schedule.id}/registrations",
                       headers=headers).status_code == 200

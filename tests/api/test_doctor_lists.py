@@ -5,11 +5,7 @@ import datetime as dt
 
 import pytest
 
-
-@pytest.fixture()
-def user_headers(factory):
-    return factory.headers(factory.user())
-
+from tests.assertions import assert_error
 
 # --- list and search ----------------------------------------------------------------------
 
@@ -25,9 +21,9 @@ def test_list_doctors(client, factory, user_headers):
     assert [d["name"] for d in r.json["results"]] == ["Chen"]
     assert r.json["more"] is True
     r = client.get("/doctors/?sort=email", headers=user_headers)
-    assert (r.status_code, r.json["code"]) == (400, "validation_error")
+    assert_error(r, 400, "validation_error")
     r = client.get("/doctors/")
-    assert (r.status_code, r.json["code"]) == (401, "invalid_token")
+    assert_error(r, 401, "invalid_token")
 
 
 @pytest.mark.parametrize("query,expected", [
@@ -49,12 +45,12 @@ def test_search_doctors(client, factory, user_headers, query, expected):
 
 def test_search_doctors_errors(client, user_headers):
     r = client.post("/doctors/search", json={"query": " "}, headers=user_headers)
-    assert (r.status_code, r.json["code"]) == (400, "validation_error")
+    assert_error(r, 400, "validation_error")
     r = client.post("/doctors/search", json={"query": "x", "per_page": 500},
                     headers=user_headers)
-    assert (r.status_code, r.json["code"]) == (400, "validation_error")
+    assert_error(r, 400, "validation_error")
     r = client.post("/doctors/search", json={"query": "x"})
-    assert (r.status_code, r.json["code"]) == (401, "invalid_token")
+    assert_error(r, 401, "invalid_token")
 
 
 # --- sub-lists ----------------------------------------------------------------------------
@@ -72,15 +68,15 @@ def test_doctor_departments(client, factory, user_headers):
     r = client.get(f"/doctors/{doc.id}/departments?per_page=1&page=3", headers=user_headers)
     assert r.json["results"] == [] and r.json["count"] == 2
     r = client.get("/doctors/999999/departments", headers=user_headers)
-    assert (r.status_code, r.json["code"]) == (404, "doctor_not_found")
+    assert_error(r, 404, "doctor_not_found")
     r = client.get(f"/doctors/{doc.id}/departments")
-    assert (r.status_code, r.json["code"]) == (401, "invalid_token")
+    assert_error(r, 401, "invalid_token")
 
 
 def test_doctor_departments_bad_params(client, factory, user_headers):
     doc = factory.doctor()
     r = client.get(f"/doctors/{doc.id}/departments?per_page=abc", headers=user_headers)
-    assert (r.status_code, r.json["code"]) == (400, "validation_error")
+    assert_error(r, 400, "validation_error")
 
 
 def test_doctor_schedules(client, factory, user_headers):
@@ -100,9 +96,9 @@ def test_doctor_schedules(client, factory, user_headers):
 
 def test_doctor_schedules_errors(client, factory, user_headers):
     r = client.get("/doctors/999999/schedules", headers=user_headers)
-    assert (r.status_code, r.json["code"]) == (404, "doctor_not_found")
+    assert_error(r, 404, "doctor_not_found")
     doc = factory.doctor()
     r = client.get(f"/doctors/{doc.id}/schedules?sort=name", headers=user_headers)
-    assert (r.status_code, r.json["code"]) == (400, "validation_error")
+    assert_error(r, 400, "validation_error")
     r = client.get(f"/doctors/{doc.id}/schedules")
-    assert (r.status_code, r.json["code"]) == (401, "invalid_token")
+    assert_error(r, 401, "invalid_token")

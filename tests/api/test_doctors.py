@@ -7,21 +7,12 @@ import pytest
 
 from app.extensions import db
 from app.models import Doctor, Registration, Schedule
+from tests.assertions import assert_error
 
 VALID = {"name": "李医生", "gender": "female", "email": "li@hospital.example",
          "phone_number": "+86 10 6552 8000", "description": "Paediatrician"}
 FIELDS = {"id", "name", "gender", "email", "phone_number", "description", "created_at",
           "updated_at"}
-
-
-@pytest.fixture()
-def admin_headers(factory):
-    return factory.headers(factory.admin())
-
-
-@pytest.fixture()
-def user_headers(factory):
-    return factory.headers(factory.user())
 
 
 def with_(**changes):
@@ -79,24 +70,22 @@ def test_create_doctor_description_optional_and_read_only_ignored(client, admin_
         "name-not-string"])
 def test_create_doctor_validation(client, admin_headers, body, field):
     r = client.post("/doctors/", json=body, headers=admin_headers)
-    assert r.status_code == 400
-    assert r.json["code"] == "validation_error"
+    assert_error(r, 400, "validation_error")
     assert field in r.json["errors"]
 
 
 def test_create_doctor_duplicate_phone(client, factory, admin_headers):
     factory.doctor(phone_number=VALID["phone_number"])
     r = client.post("/doctors/", json=VALID, headers=admin_headers)
-    assert r.status_code == 409
-    assert r.json["code"] == "duplicate_phone_number"
+    assert_error(r, 409, "duplicate_phone_number")
     assert "phone_number" in r.json["errors"]
 
 
 def test_create_doctor_auth(client, user_headers):
     r = client.post("/doctors/", json=VALID)
-    assert (r.status_code, r.json["code"]) == (401, "invalid_token")
+    assert_error(r, 401, "invalid_token")
     r = client.post("/doctors/", json=VALID, headers=user_headers)
-    assert (r.status_code, r.json["code"]) == (403, "admin_required")
+    assert_error(r, 403, "admin_required")
 
 
 # --- read / update ------------------------------------------------------------------------
@@ -107,9 +96,9 @@ def test_get_doctor(client, factory, user_headers):
     assert r.status_code == 200
     assert (r.json["name"], r.json["gender"]) == ("Dr. House", "male")
     r = client.get("/doctors/999999", headers=user_headers)
-    assert (r.status_code, r.json["code"]) == (404, "doctor_not_found")
+    assert_error(r, 404, "doctor_not_found")
     r = client.get(f"/doctors/{doc.id}")
-    assert (r.status_code, r.json["code"]) == (401, "invalid_token")
+    assert_error(r, 401, "invalid_token")
 
 
 def test_update_doctor_is_partial(client, factory, admin_headers):
@@ -131,7 +120,7 @@ def test_update_doctor_duplicate_phone(client, factory, admin_headers):
     doc = factory.doctor()
     r = client.put(f"/doctors/{doc.id}", json={"phone_number": "010-1234567"},
                    headers=admin_headers)
-    assert (r.status_code, r.json["code"]) == (409, "duplicate_phone_number")
+    assert_error(r, 409, "duplicate_phone_number")
     r = client.put(f"/doctors/{doc.id}", json={"phone_number": doc.phone_number},
                    headers=admin_headers)
     assert r.status_code == 200
@@ -144,19 +133,18 @@ def test_update_doctor_duplicate_phone(client, factory, admin_headers):
 def test_update_doctor_validation(client, factory, admin_headers, body, field):
     doc = factory.doctor()
     r = client.put(f"/doctors/{doc.id}", json=body, headers=admin_headers)
-    assert r.status_code == 400
-    assert r.json["code"] == "validation_error"
+    assert_error(r, 400, "validation_error")
     assert field in r.json["errors"]
 
 
 def test_update_doctor_errors(client, factory, admin_headers, user_headers):
     doc = factory.doctor()
     r = client.put("/doctors/999999", json={"name": "X"}, headers=admin_headers)
-    assert (r.status_code, r.json["code"]) == (404, "doctor_not_found")
+    assert_error(r, 404, "doctor_not_found")
     r = client.put(f"/doctors/{doc.id}", json={"name": "X"}, headers=user_headers)
-    assert (r.status_code, r.json["code"]) == (403, "admin_required")
+    assert_error(r, 403, "admin_required")
     r = client.put(f"/doctors/{doc.id}", json={"name": "X"})
-    assert (r.status_code, r.json["code"]) == (401, "invalid_token")
+    assert_error(r, 401, "invalid_token")
 
 
 # --- delete -----------------------------------------------------------------------------
@@ -176,14 +164,14 @@ def test_delete_doctor(client, factory, admin_headers):
     r = client.delete(f"/doctors/{doc.id}", headers=admin_headers)
     assert r.status_code == 204
     assert r.data == b""
-    assert client.get(f"/doctors/{doc.id}", headers=admin_headers).status_code == 404
+    assert_error(client.get(f"/doctors/{doc.id}", headers=admin_headers), 404,
+                 "doctor_not_found")
 
 
 def test_delete_doctor_with_future_bookings_conflicts(client, factory, admin_headers):
     doc, _, _ = _booked_doctor(factory, bookings=2)
     r = client.delete(f"/doctors/{doc.id}", headers=admin_headers)
-    assert r.status_code == 409
-    assert r.json["code"] == "active_registrations"
+    assert_error(r, 409, "active_registrations")
     assert "2 future scheduled registrations" in r.json["message"]
     assert r.json["errors"]["registrations"] == "2 future scheduled registrations"
 
@@ -202,7 +190,7 @@ def test_delete_doctor_force(client, factory, admin_headers):
 def test_delete_doctor_force_false_still_guards(client, factory, admin_headers):
     doc, _, _ = _booked_doctor(factory)
     r = client.delete(f"/doctors/{doc.id}?force=false", headers=admin_headers)
-    assert (r.status_code, r.json["code"]) == (409, "active_registrations")
+    assert_error(r, 409, "active_registrations")
 
 
 @pytest.mark.parametrize("days_ahead,status", [(-1, "scheduled"), (5, "cancelled"),
@@ -218,10 +206,10 @@ def test_delete_doctor_inactive_bookings_do_not_block(client, factory, admin_hea
 def test_delete_doctor_errors(client, factory, admin_headers, user_headers):
     doc = factory.doctor()
     r = client.delete(f"/doctors/{doc.id}?force=perhaps", headers=admin_headers)
-    assert (r.status_code, r.json["code"]) == (400, "validation_error")
+    assert_error(r, 400, "validation_error")
     r = client.delete("/doctors/999999", headers=admin_headers)
-    assert (r.status_code, r.json["code"]) == (404, "doctor_not_found")
+    assert_error(r, 404, "doctor_not_found")
     r = client.delete(f"/doctors/{doc.id}", headers=user_headers)
-    assert (r.status_code, r.json["code"]) == (403, "admin_required")
+    assert_error(r, 403, "admin_required")
     r = client.delete(f"/doctors/{doc.id}")
-    assert (r.status_code, r.json["code"]) == (401, "invalid_token")
+    assert_error(r, 401, "invalid_token")

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.assertions import assert_error
+
 
 @pytest.fixture()
 def world(factory):
@@ -58,8 +60,7 @@ def run(client, world, method, template, body):
 def test_another_users_patient_is_404(client, world, method, template, body):
     before = snapshot(client, world)
     r = run(client, world, method, template, body)
-    assert r.status_code == 404
-    assert r.json["code"] == "patient_not_found"
+    assert_error(r, 404, "patient_not_found")
     assert snapshot(client, world) == before
 
 
@@ -68,8 +69,7 @@ def test_another_users_patient_is_404(client, world, method, template, body):
 def test_another_users_registration_is_404(client, world, method, template, body):
     before = snapshot(client, world)
     r = run(client, world, method, template, body)
-    assert r.status_code == 404
-    assert r.json["code"] == "registration_not_found"
+    assert_error(r, 404, "registration_not_found")
     assert snapshot(client, world) == before
 
 
@@ -79,8 +79,7 @@ def test_another_users_registration_is_404(client, world, method, template, body
 def test_another_users_lists_are_403(client, world, method, template, body):
     before = snapshot(client, world)
     r = run(client, world, method, template, body)
-    assert r.status_code == 403
-    assert r.json["code"] == "not_self"
+    assert_error(r, 403, "not_self")
     assert snapshot(client, world) == before
 
 
@@ -89,7 +88,7 @@ def test_booking_with_another_users_patient_is_404(client, world):
     r = client.post("/registrations/", headers=world["b_headers"],
                     json={"patient_id": world["patient"].id,
                           "schedule_id": world["schedule"].id})
-    assert (r.status_code, r.json["code"]) == (404, "patient_not_found")
+    assert_error(r, 404, "patient_not_found")
     assert snapshot(client, world) == before
 
 
@@ -107,14 +106,17 @@ def test_admin_only_lists_stay_closed_to_users(client, world):
                                ("get", "/registrations/status/scheduled", None),
                                ("get", f"/schedules/{world['schedule'].id}/registrations", None)]:
         r = getattr(client, method)(path, json=body, headers=world["b_headers"])
-        assert (r.status_code, r.json["code"]) == (403, "admin_required"), path
+        assert_error(r, 403, "admin_required")
 
 
 def test_a_still_owns_everything_afterwards(client, world):
     """Every hostile call in a row, then A's data is exactly as it was."""
     before = snapshot(client, world)
-    for method, template, body in PATIENT_CALLS + REGISTRATION_CALLS + USER_CALLS:
-        assert run(client, world, method, template, body).status_code in (403, 404)
+    for calls, status, code in [(PATIENT_CALLS, 404, "patient_not_found"),
+                                (REGISTRATION_CALLS, 404, "registration_not_found"),
+                                (USER_CALLS, 403, "not_self")]:
+        for method, template, body in calls:
+            assert_error(run(client, world, method, template, body), status, code)
     after = snapshot(client, world)
     assert after == before
     assert after[0]["name"] == "A's child"

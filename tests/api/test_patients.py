@@ -9,32 +9,13 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Patient, Registration, Schedule
+from tests.assertions import assert_error
 from tests.sqlcount import count_statements
 
 PATIENT_KEYS = {"id", "user_id", "name", "gender", "birthday", "phone_number", "created_at",
                 "updated_at"}
 VALID = {"name": "李四", "gender": "female", "birthday": "2015-06-01",
          "phone_number": "+86 138 0000 1111"}
-
-
-@pytest.fixture()
-def owner(factory):
-    return factory.user()
-
-
-@pytest.fixture()
-def owner_headers(factory, owner):
-    return factory.headers(owner)
-
-
-@pytest.fixture()
-def admin(factory):
-    return factory.admin()
-
-
-@pytest.fixture()
-def admin_headers(factory, admin):
-    return factory.headers(admin)
 
 
 @pytest.fixture()
@@ -78,8 +59,7 @@ def test_create_with_own_user_id(client, owner, owner_headers):
 def test_user_cannot_create_for_another_user(client, factory, owner_headers):
     other = factory.user()
     r = client.post("/patients/", json={**VALID, "user_id": other.id}, headers=owner_headers)
-    assert r.status_code == 403
-    assert r.json["code"] == "admin_required"
+    assert_error(r, 403, "admin_required")
     assert db.session.scalar(select(func.count()).where(Patient.user_id == other.id)) == 0
 
 
@@ -91,8 +71,7 @@ def test_admin_creates_for_another_user(client, owner, admin_headers):
 
 def test_admin_creates_for_unknown_user_is_404(client, admin_headers):
     r = client.post("/patients/", json={**VALID, "user_id": 2**31 - 1}, headers=admin_headers)
-    assert r.status_code == 404
-    assert r.json["code"] == "user_not_found"
+    assert_error(r, 404, "user_not_found")
 
 
 def test_birthday_today_is_allowed(app, client, owner_headers):
@@ -104,8 +83,7 @@ def test_birthday_today_is_allowed(app, client, owner_headers):
 def test_birthday_tomorrow_is_400(app, client, owner_headers):
     tomorrow = (hospital_today(app) + dt.timedelta(days=1)).isoformat()
     r = client.post("/patients/", json={**VALID, "birthday": tomorrow}, headers=owner_headers)
-    assert r.status_code == 400
-    assert r.json["code"] == "validation_error"
+    assert_error(r, 400, "validation_error")
     assert "birthday" in r.json["errors"]
 
 
@@ -146,8 +124,7 @@ CREATE_ERROR_IDS = [
 @pytest.mark.parametrize("body,field", CREATE_ERRORS, ids=CREATE_ERROR_IDS)
 def test_create_validation(client, owner_headers, body, field):
     r = client.post("/patients/", json=body, headers=owner_headers)
-    assert r.status_code == 400
-    assert r.json["code"] == "validation_error"
+    assert_error(r, 400, "validation_error")
     assert field in r.json["errors"]
 
 
@@ -155,21 +132,18 @@ def test_create_validation(client, owner_headers, body, field):
 def test_create_needs_a_json_object(client, owner_headers, data):
     r = client.post("/patients/", data=data, headers=owner_headers,
                     content_type="application/json")
-    assert r.status_code == 400
-    assert r.json["code"] == "invalid_json"
+    assert_error(r, 400, "invalid_json")
 
 
 def test_create_needs_a_token(client):
     r = client.post("/patients/", json=VALID)
-    assert r.status_code == 401
-    assert r.json["code"] == "invalid_token"
+    assert_error(r, 401, "invalid_token")
 
 
 def test_same_name_and_birthday_twice_is_409(client, factory, owner_headers):
     assert client.post("/patients/", json=VALID, headers=owner_headers).status_code == 201
     r = client.post("/patients/", json={**VALID, "gender": "male"}, headers=owner_headers)
-    assert r.status_code == 409
-    assert r.json["code"] == "duplicate_patient"
+    assert_error(r, 409, "duplicate_patient")
     r = client.post("/patients/", json={**VALID, "birthday": "2015-06-02"},
                     headers=owner_headers)
     assert r.status_code == 201
@@ -193,15 +167,16 @@ def test_get_patient(client, owner_headers, admin_headers, patient):
         assert r.json["birthday"] == "1988-03-04"
 
 
-@pytest.mark.parametrize("patient_id", [2**31 - 1, 2**31, 0], ids=["unknown", "beyond-int",
-                                                                   "zero"])
-def test_get_unknown_patient_is_404(client, owner_headers, patient_id):
+@pytest.mark.parametrize("patient_id, code", [(2**31 - 1, "patient_not_found"),
+                                              (2**31, "not_found"), (0, "patient_not_found")],
+                         ids=["unknown", "beyond-int", "zero"])
+def test_get_unknown_patient_is_404(client, owner_headers, patient_id, code):
     r = client.get(f"/patients/{patient_id}", headers=owner_headers)
-    assert r.status_code == 404
+    assert_error(r, 404, code)
 
 
 def test_get_patient_needs_a_token(client, patient):
-    assert client.get(f"/patients/{patient.id}").status_code == 401
+    assert_error(client.get(f"/patients/{patient.id}"), 401, "invalid_token")
 
 
 # --- update -------------------------------------------------------------------------------
@@ -251,16 +226,14 @@ UPDATE_ERRORS = [
     "null-name"])
 def test_update_validation(client, owner_headers, patient, body, field):
     r = client.put(f"/patients/{patient.id}", headers=owner_headers, json=body)
-    assert r.status_code == 400
-    assert r.json["code"] == "validation_error"
+    assert_error(r, 400, "validation_error")
     assert field in r.json["errors"]
 
 
 def test_update_into_a_duplicate_is_409(client, factory, owner, owner_headers, patient):
     twin = factory.patient(owner, name="Twin", birthday=dt.date(1988, 3, 4))
     r = client.put(f"/patients/{twin.id}", headers=owner_headers, json={"name": "Wang Fang"})
-    assert r.status_code == 409
-    assert r.json["code"] == "duplicate_patient"
+    assert_error(r, 409, "duplicate_patient")
     r = client.put(f"/patients/{patient.id}", headers=owner_headers,
                    json={"name": "Wang Fang", "birthday": "1988-03-04"})
     assert r.status_code == 200  # unchanged values are not a clash with itself
@@ -268,8 +241,8 @@ def test_update_into_a_duplicate_is_409(client, factory, owner, owner_headers, p
 
 def test_update_unknown_is_404_and_needs_a_token(client, owner_headers, patient):
     r = client.put("/patients/2147483647", headers=owner_headers, json={"name": "x"})
-    assert (r.status_code, r.json["code"]) == (404, "patient_not_found")
-    assert client.put(f"/patients/{patient.id}", json={"name": "x"}).status_code == 401
+    assert_error(r, 404, "patient_not_found")
+    assert_error(client.put(f"/patients/{patient.id}", json={"name": "x"}), 401, "invalid_token")
 
 
 # --- delete -------------------------------------------------------------------------------
@@ -283,7 +256,8 @@ def test_delete_patient_with_its_registrations(client, factory, owner_headers, p
     r = client.delete(f"/patients/{patient.id}", headers=owner_headers)
     assert r.status_code == 204
     assert r.data == b""
-    assert client.get(f"/patients/{patient.id}", headers=owner_headers).status_code == 404
+    assert_error(client.get(f"/patients/{patient.id}", headers=owner_headers), 404,
+                 "patient_not_found")
     db.session.expire_all()
     assert db.session.get(Registration, reg_id) is None
     assert [db.session.get(Schedule, i).booked_count for i in schedule_ids] == [0, 0]
@@ -295,8 +269,8 @@ def test_admin_deletes_any_patient(client, admin_headers, patient):
 
 def test_delete_unknown_is_404_and_needs_a_token(client, owner_headers, patient):
     r = client.delete("/patients/2147483647", headers=owner_headers)
-    assert (r.status_code, r.json["code"]) == (404, "patient_not_found")
-    assert client.delete(f"/patients/{patient.id}").status_code == 401
+    assert_error(r, 404, "patient_not_found")
+    assert_error(client.delete(f"/patients/{patient.id}"), 401, "invalid_token")
 
 
 # --- lists --------------------------------------------------------------------------------
@@ -331,14 +305,13 @@ def test_list_patients_sortable_fields(client, admin_headers, crowd, sort):
                          ids=["bad-sort", "negative-page", "per-page-not-int"])
 def test_list_patients_bad_params(client, admin_headers, query):
     r = client.get(f"/patients/?{query}", headers=admin_headers)
-    assert r.status_code == 400
-    assert r.json["code"] == "validation_error"
+    assert_error(r, 400, "validation_error")
 
 
 def test_list_patients_is_admin_only(client, owner_headers):
     r = client.get("/patients/", headers=owner_headers)
-    assert (r.status_code, r.json["code"]) == (403, "admin_required")
-    assert client.get("/patients/").status_code == 401
+    assert_error(r, 403, "admin_required")
+    assert_error(client.get("/patients/"), 401, "invalid_token")
 
 
 @pytest.mark.parametrize("per_page", [1, 100])
@@ -365,16 +338,15 @@ def test_search_patients(client, admin_headers, crowd, query, names):
 
 def test_search_patients_is_admin_only(client, owner_headers):
     r = client.post("/patients/search", headers=owner_headers, json={"query": "a"})
-    assert (r.status_code, r.json["code"]) == (403, "admin_required")
-    assert client.post("/patients/search", json={"query": "a"}).status_code == 401
+    assert_error(r, 403, "admin_required")
+    assert_error(client.post("/patients/search", json={"query": "a"}), 401, "invalid_token")
 
 
 @pytest.mark.parametrize("body", [{}, {"query": ""}, {"query": "a", "sort": "phone_number"}],
                          ids=["missing-query", "empty-query", "bad-sort"])
 def test_search_patients_validation(client, admin_headers, body):
     r = client.post("/patients/search", headers=admin_headers, json=body)
-    assert r.status_code == 400
-    assert r.json["code"] == "validation_error"
+    assert_error(r, 400, "validation_error")
 
 
 # --- /patients/{id}/registrations ---------------------------------------------------------
@@ -392,10 +364,10 @@ def test_patient_registrations(client, factory, owner_headers, admin_headers, pa
 
 def test_patient_registrations_unknown_patient_is_404(client, owner_headers):
     r = client.get("/patients/2147483647/registrations", headers=owner_headers)
-    assert (r.status_code, r.json["code"]) == (404, "patient_not_found")
+    assert_error(r, 404, "patient_not_found")
 
 
 def test_patient_registrations_needs_a_token_and_good_params(client, owner_headers, patient):
-    assert client.get(f"/patients/{patient.id}/registrations").status_code == 401
+    assert_error(client.get(f"/patients/{patient.id}/registrations"), 401, "invalid_token")
     r = client.get(f"/patients/{patient.id}/registrations?sort=name", headers=owner_headers)
-    assert r.status_code == 400
+    assert_error(r, 400, "validation_error")

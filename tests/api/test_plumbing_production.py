@@ -14,10 +14,9 @@ import jwt as pyjwt
 import pytest
 from flask_jwt_extended import create_access_token, create_refresh_token
 
-from app.extensions import db
 from app.services import users as user_service
 from tests.assertions import assert_error as assert_shared_error
-from tests.conftest import build_app
+from tests.conftest import build_app, rolled_back_transaction
 
 SECRET_WORDS = ("Traceback", "SELECT", "sqlalchemy", "psycopg2", "File \"", "RuntimeError",
                 "hunter2-secret")
@@ -39,19 +38,8 @@ def prod_app(app, test_database):
 @pytest.fixture()
 def prod(prod_app):
     """The production-mode app inside one transaction that is rolled back afterwards."""
-    with prod_app.app_context():
-        engine = db.engine
-        connection = engine.connect()
-        transaction = connection.begin()
-        engines = db._app_engines[prod_app]
-        engines[None] = connection
-        try:
-            yield prod_app
-        finally:
-            db.session.remove()
-            engines[None] = engine
-            transaction.rollback()
-            connection.close()
+    with rolled_back_transaction(prod_app):
+        yield prod_app
 
 
 @pytest.fixture()

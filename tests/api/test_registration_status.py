@@ -7,31 +7,12 @@ import pytest
 
 from app.extensions import db
 from app.models import Schedule
+from tests.assertions import assert_error
 
 STATUSES = ("scheduled", "completed", "cancelled", "no_show")
 # (from, to) pairs an admin may make through PUT {status}.
 ALLOWED = {("scheduled", "cancelled"), ("scheduled", "completed"), ("scheduled", "no_show"),
            ("cancelled", "scheduled")}
-
-
-@pytest.fixture()
-def owner(factory):
-    return factory.user()
-
-
-@pytest.fixture()
-def owner_headers(factory, owner):
-    return factory.headers(owner)
-
-
-@pytest.fixture()
-def admin_headers(factory):
-    return factory.headers(factory.admin())
-
-
-@pytest.fixture()
-def stranger_headers(factory):
-    return factory.headers(factory.user())
 
 
 @pytest.fixture()
@@ -77,8 +58,7 @@ def test_owner_cannot_cancel_after_the_start(client, factory, owner_headers, pat
                                              started_schedule):
     reg = factory.registration(patient, started_schedule)
     r = client.put(f"/registrations/{reg.id}/cancel", headers=owner_headers)
-    assert r.status_code == 409
-    assert r.json["code"] == "schedule_started"
+    assert_error(r, 409, "schedule_started")
     assert booked_count(started_schedule.id) == 1
 
 
@@ -94,22 +74,21 @@ def test_admin_cancels_any_time(client, factory, admin_headers, patient, started
 def test_cancel_only_from_scheduled(client, factory, admin_headers, patient, schedule, status):
     reg = factory.registration(patient, schedule, status=status)
     r = client.put(f"/registrations/{reg.id}/cancel", headers=admin_headers)
-    assert r.status_code == 409
-    assert r.json["code"] == "invalid_status_transition"
+    assert_error(r, 409, "invalid_status_transition")
 
 
-def test_cancel_of_another_users_registration_is_404(client, factory, stranger_headers,
+def test_cancel_of_another_users_registration_is_404(client, factory, user_headers,
                                                       patient, schedule):
     reg = factory.registration(patient, schedule)
-    r = client.put(f"/registrations/{reg.id}/cancel", headers=stranger_headers)
-    assert (r.status_code, r.json["code"]) == (404, "registration_not_found")
+    r = client.put(f"/registrations/{reg.id}/cancel", headers=user_headers)
+    assert_error(r, 404, "registration_not_found")
     assert booked_count(schedule.id) == 1
 
 
 def test_cancel_unknown_is_404_and_needs_a_token(client, owner_headers):
     r = client.put("/registrations/2147483647/cancel", headers=owner_headers)
-    assert (r.status_code, r.json["code"]) == (404, "registration_not_found")
-    assert client.put("/registrations/1/cancel").status_code == 401
+    assert_error(r, 404, "registration_not_found")
+    assert_error(client.put("/registrations/1/cancel"), 401, "invalid_token")
 
 
 # --- complete -----------------------------------------------------------------------------
@@ -125,15 +104,15 @@ def test_admin_completes(client, factory, admin_headers, patient, schedule):
 def test_owner_cannot_complete(client, factory, owner_headers, patient, schedule):
     reg = factory.registration(patient, schedule)
     r = client.put(f"/registrations/{reg.id}/complete", headers=owner_headers)
-    assert (r.status_code, r.json["code"]) == (403, "admin_required")
+    assert_error(r, 403, "admin_required")
     assert client.get(f"/registrations/{reg.id}", headers=owner_headers).json["status"] == \
         "scheduled"
 
 
-def test_stranger_completing_gets_404(client, factory, stranger_headers, patient, schedule):
+def test_stranger_completing_gets_404(client, factory, user_headers, patient, schedule):
     reg = factory.registration(patient, schedule)
-    r = client.put(f"/registrations/{reg.id}/complete", headers=stranger_headers)
-    assert (r.status_code, r.json["code"]) == (404, "registration_not_found")
+    r = client.put(f"/registrations/{reg.id}/complete", headers=user_headers)
+    assert_error(r, 404, "registration_not_found")
 
 
 @pytest.mark.parametrize("status", ["cancelled", "completed", "no_show"])
@@ -141,13 +120,13 @@ def test_complete_only_from_scheduled(client, factory, admin_headers, patient, s
                                       status):
     reg = factory.registration(patient, schedule, status=status)
     r = client.put(f"/registrations/{reg.id}/complete", headers=admin_headers)
-    assert (r.status_code, r.json["code"]) == (409, "invalid_status_transition")
+    assert_error(r, 409, "invalid_status_transition")
 
 
 def test_complete_unknown_is_404_and_needs_a_token(client, admin_headers):
     r = client.put("/registrations/2147483647/complete", headers=admin_headers)
-    assert (r.status_code, r.json["code"]) == (404, "registration_not_found")
-    assert client.put("/registrations/1/complete").status_code == 401
+    assert_error(r, 404, "registration_not_found")
+    assert_error(client.put("/registrations/1/complete"), 401, "invalid_token")
 
 
 # --- admin PUT {status}: the whole table ---------------------------------------------------
@@ -164,8 +143,7 @@ def test_status_transitions(client, factory, admin_headers, patient, schedule, o
         assert r.json["status"] == new
         expected = 1 if new in ("scheduled", "completed") else 0
     else:
-        assert r.status_code == 409
-        assert r.json["code"] == "invalid_status_transition"
+        assert_error(r, 409, "invalid_status_transition")
         expected = 1 if old in ("scheduled", "completed") else 0
     assert booked_count(schedule.id) == expected
 
@@ -185,7 +163,7 @@ def test_reinstating_needs_a_free_slot(client, factory, admin_headers, owner, pa
     taken = factory.registration(factory.patient(owner), schedule)
     r = client.put(f"/registrations/{cancelled.id}", headers=admin_headers,
                    json={"status": "scheduled"})
-    assert (r.status_code, r.json["code"]) == (409, "schedule_full")
+    assert_error(r, 409, "schedule_full")
     client.put(f"/registrations/{taken.id}/cancel", headers=admin_headers)
     r = client.put(f"/registrations/{cancelled.id}", headers=admin_headers,
                    json={"status": "scheduled"})
@@ -201,7 +179,7 @@ def test_reinstating_when_the_patient_rebooked_is_409(client, factory, admin_hea
     factory.registration(patient, schedule)
     r = client.put(f"/registrations/{cancelled.id}", headers=admin_headers,
                    json={"status": "scheduled"})
-    assert (r.status_code, r.json["code"]) == (409, "duplicate_registration")
+    assert_error(r, 409, "duplicate_registration")
 
 
 def test_owner_put_cannot_change_status(client, factory, owner_headers, patient, schedule):
@@ -218,18 +196,18 @@ def test_failed_status_change_keeps_notes_unchanged(client, factory, admin_heade
     reg = factory.registration(patient, schedule, status="completed", notes="old")
     r = client.put(f"/registrations/{reg.id}", headers=admin_headers,
                    json={"status": "cancelled", "notes": "new"})
-    assert r.status_code == 409
+    assert_error(r, 409, "invalid_status_transition")
     r = client.get(f"/registrations/{reg.id}", headers=admin_headers)
     assert (r.json["status"], r.json["notes"]) == ("completed", "old")
 
 
 def test_put_unknown_registration_is_404(client, admin_headers):
     r = client.put("/registrations/2147483647", headers=admin_headers, json={"notes": "x"})
-    assert (r.status_code, r.json["code"]) == (404, "registration_not_found")
+    assert_error(r, 404, "registration_not_found")
 
 
 def test_put_needs_a_token(client):
-    assert client.put("/registrations/1", json={"notes": "x"}).status_code == 401
+    assert_error(client.put("/registrations/1", json={"notes": "x"}), 401, "invalid_token")
 
 
 # --- delete and the clock ------------------------------------------------------------------
@@ -238,7 +216,7 @@ def test_owner_cannot_delete_a_scheduled_registration_once_started(
         client, factory, owner_headers, patient, started_schedule):
     reg = factory.registration(patient, started_schedule)
     r = client.delete(f"/registrations/{reg.id}", headers=owner_headers)
-    assert (r.status_code, r.json["code"]) == (409, "schedule_started")
+    assert_error(r, 409, "schedule_started")
     assert client.get(f"/registrations/{reg.id}", headers=owner_headers).status_code == 200
     assert booked_count(started_schedule.id) == 1
 

@@ -4,28 +4,16 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import Registration, Schedule
+from tests.assertions import assert_error
 from tests.sqlcount import count_statements
 
 REGISTRATION_KEYS = {"id", "patient_id", "schedule_id", "status", "notes", "queue_number",
                      "created_at", "updated_at"}
-
-
-@pytest.fixture()
-def owner(factory):
-    return factory.user()
-
-
-@pytest.fixture()
-def owner_headers(factory, owner):
-    return factory.headers(owner)
-
-
-@pytest.fixture()
-def admin_headers(factory):
-    return factory.headers(factory.admin())
 
 
 @pytest.fixture()
@@ -114,8 +102,7 @@ def test_admin_books_for_any_patient(client, admin_headers, patient, schedule):
         "notes-too-long", "notes-not-string"])
 def test_booking_validation(client, owner_headers, body, field):
     r = client.post("/registrations/", json=body, headers=owner_headers)
-    assert r.status_code == 400
-    assert r.json["code"] == "validation_error"
+    assert_error(r, 400, "validation_error")
     assert field in r.json["errors"]
 
 
@@ -123,8 +110,7 @@ def test_booking_validation(client, owner_headers, body, field):
 def test_booking_needs_a_json_object(client, owner_headers, data):
     r = client.post("/registrations/", data=data, headers=owner_headers,
                     content_type="application/json")
-    assert r.status_code == 400
-    assert r.json["code"] == "invalid_json"
+    assert_error(r, 400, "invalid_json")
 
 
 def test_notes_of_exactly_2000_characters_are_fine(client, owner_headers, patient, schedule):
@@ -136,23 +122,21 @@ def test_notes_of_exactly_2000_characters_are_fine(client, owner_headers, patien
 def test_booking_needs_a_token(client, patient, schedule):
     r = client.post("/registrations/", json={"patient_id": patient.id,
                                              "schedule_id": schedule.id})
-    assert r.status_code == 401
-    assert r.json["code"] == "invalid_token"
+    assert_error(r, 401, "invalid_token")
 
 
 def test_booking_another_users_patient_is_404(client, factory, patient, schedule):
     stranger = factory.headers(factory.user())
     r = book(client, stranger, patient.id, schedule.id)
-    assert r.status_code == 404
-    assert r.json["code"] == "patient_not_found"
+    assert_error(r, 404, "patient_not_found")
     assert booked_count(schedule.id) == 0
 
 
 def test_booking_unknown_patient_or_schedule_is_404(client, owner_headers, patient, schedule):
     r = book(client, owner_headers, 2**31 - 1, schedule.id)
-    assert (r.status_code, r.json["code"]) == (404, "patient_not_found")
+    assert_error(r, 404, "patient_not_found")
     r = book(client, owner_headers, patient.id, 2**31 - 1)
-    assert (r.status_code, r.json["code"]) == (404, "schedule_not_found")
+    assert_error(r, 404, "schedule_not_found")
 
 
 def test_booking_a_full_schedule_is_409(client, factory, owner, owner_headers):
@@ -160,8 +144,7 @@ def test_booking_a_full_schedule_is_409(client, factory, owner, owner_headers):
     first, second = factory.patient(owner), factory.patient(owner)
     assert book(client, owner_headers, first.id, schedule.id).status_code == 201
     r = book(client, owner_headers, second.id, schedule.id)
-    assert r.status_code == 409
-    assert r.json["code"] == "schedule_full"
+    assert_error(r, 409, "schedule_full")
     assert booked_count(schedule.id) == 1
 
 
@@ -169,8 +152,7 @@ def test_booking_twice_is_409_but_rebooking_after_cancel_works(
         client, owner_headers, patient, schedule):
     first = book(client, owner_headers, patient.id, schedule.id).json
     r = book(client, owner_headers, patient.id, schedule.id)
-    assert r.status_code == 409
-    assert r.json["code"] == "duplicate_registration"
+    assert_error(r, 409, "duplicate_registration")
     client.put(f"/registrations/{first['id']}/cancel", headers=owner_headers)
     r = book(client, owner_headers, patient.id, schedule.id)
     assert r.status_code == 201
@@ -184,33 +166,43 @@ def test_booking_a_started_schedule_is_409(client, factory, patient, owner_heade
     started = factory.schedule(date=yesterday)
     headers = owner_headers if who == "owner" else admin_headers
     r = book(client, headers, patient.id, started.id)
-    assert r.status_code == 409
-    assert r.json["code"] == "schedule_started"
+    assert_error(r, 409, "schedule_started")
     assert booked_count(started.id) == 0
 
 
-def test_the_database_refuses_overbooking_even_without_the_python_check(
-        client, factory, owner, owner_headers, monkeypatch):
-    from app.services import booking
-
-    monkeypatch.setattr(booking, "ensure_free_slot", lambda schedule: None)
+def test_the_database_refuses_overbooking_from_any_writer(client, factory, owner,
+                                                          owner_headers, db_session):
+    """Capacity is the counter trigger and a CHECK: a plain INSERT cannot overbook either."""
     schedule = factory.schedule(max_appointments=1)
     assert book(client, owner_headers, factory.patient(owner).id, schedule.id).status_code == 201
-    r = book(client, owner_headers, factory.patient(owner).id, schedule.id)
-    assert r.status_code == 409
-    assert r.json["code"] == "schedule_full"
+    other = factory.patient(owner)
+    with pytest.raises(IntegrityError) as info, db_session.begin_nested():
+        db_session.execute(text("INSERT INTO registrations (patient_id, schedule_id) "
+                                "VALUES (:p, :s)"), {"p": other.id, "s": schedule.id})
+    assert info.value.orig.diag.constraint_name == "ck_schedules_capacity"
+    r = book(client, owner_headers, other.id, schedule.id)
+    assert_error(r, 409, "schedule_full")
     assert booked_count(schedule.id) == 1
 
 
-def test_the_database_refuses_a_second_active_booking_without_the_python_check(
-        client, owner_headers, patient, schedule, monkeypatch):
-    from app.services import booking
-
-    monkeypatch.setattr(booking, "ensure_no_active_booking", lambda *args: None)
+def test_the_database_refuses_a_second_active_booking_from_any_writer(
+        client, owner_headers, patient, schedule, db_session):
     assert book(client, owner_headers, patient.id, schedule.id).status_code == 201
+    with pytest.raises(IntegrityError) as info, db_session.begin_nested():
+        db_session.execute(text("INSERT INTO registrations (patient_id, schedule_id) "
+                                "VALUES (:p, :s)"), {"p": patient.id, "s": schedule.id})
+    assert info.value.orig.diag.constraint_name == "uq_registrations_active_patient_schedule"
     r = book(client, owner_headers, patient.id, schedule.id)
-    assert r.status_code == 409
-    assert r.json["code"] == "duplicate_registration"
+    assert_error(r, 409, "duplicate_registration")
+
+
+def test_a_patient_on_a_full_schedule_hears_duplicate_first(client, factory, owner,
+                                                            owner_headers):
+    schedule = factory.schedule(max_appointments=1)
+    patient = factory.patient(owner)
+    assert book(client, owner_headers, patient.id, schedule.id).status_code == 201
+    assert_error(book(client, owner_headers, patient.id, schedule.id), 409,
+                 "duplicate_registration")
 
 
 # --- one registration ---------------------------------------------------------------------
@@ -229,17 +221,17 @@ def test_get_registration(client, owner_headers, admin_headers, registration):
         assert r.json["queue_number"] == registration.queue_number
 
 
-@pytest.mark.parametrize("path", ["/registrations/2147483647", "/registrations/2147483648"],
+@pytest.mark.parametrize("path, code", [("/registrations/2147483647", "registration_not_found"),
+                                        ("/registrations/2147483648", "not_found")],
                          ids=["unknown", "beyond-int"])
-def test_get_unknown_registration_is_404(client, owner_headers, path):
+def test_get_unknown_registration_is_404(client, owner_headers, path, code):
     r = client.get(path, headers=owner_headers)
-    assert r.status_code == 404
-    assert r.json["code"] in {"registration_not_found", "not_found"}
+    assert_error(r, 404, code)
 
 
 def test_get_registration_needs_a_token(client, registration):
     r = client.get(f"/registrations/{registration.id}")
-    assert r.status_code == 401
+    assert_error(r, 401, "invalid_token")
 
 
 def test_owner_updates_notes_only(client, owner_headers, registration):
@@ -274,15 +266,14 @@ def test_notes_can_be_cleared(client, owner_headers, registration):
 ], ids=["notes-too-long", "notes-not-string"])
 def test_update_validation(client, owner_headers, registration, body, field):
     r = client.put(f"/registrations/{registration.id}", headers=owner_headers, json=body)
-    assert r.status_code == 400
-    assert r.json["code"] == "validation_error"
+    assert_error(r, 400, "validation_error")
     assert field in r.json["errors"]
 
 
 def test_admin_update_validates_status(client, admin_headers, registration):
     r = client.put(f"/registrations/{registration.id}", headers=admin_headers,
                    json={"status": "bogus"})
-    assert r.status_code == 400
+    assert_error(r, 400, "validation_error")
     assert "status" in r.json["errors"]
 
 
@@ -302,8 +293,7 @@ def test_admin_put_with_unchanged_status_is_fine(client, admin_headers, registra
 
 def test_put_needs_a_body(client, owner_headers, registration):
     r = client.put(f"/registrations/{registration.id}", headers=owner_headers)
-    assert r.status_code == 400
-    assert r.json["code"] == "invalid_json"
+    assert_error(r, 400, "invalid_json")
 
 
 def test_delete_registration_frees_the_slot(client, owner_headers, registration, schedule):
@@ -313,9 +303,9 @@ def test_delete_registration_frees_the_slot(client, owner_headers, registration,
     assert r.data == b""
     assert booked_count(schedule.id) == 0
     r = client.get(f"/registrations/{registration.id}", headers=owner_headers)
-    assert r.status_code == 404
+    assert_error(r, 404, "registration_not_found")
     r = client.delete(f"/registrations/{registration.id}", headers=owner_headers)
-    assert (r.status_code, r.json["code"]) == (404, "registration_not_found")
+    assert_error(r, 404, "registration_not_found")
 
 
 def test_admin_deletes_a_cancelled_registration(client, factory, admin_headers, patient,
@@ -328,7 +318,7 @@ def test_admin_deletes_a_cancelled_registration(client, factory, admin_headers, 
 
 
 def test_delete_needs_a_token(client, registration):
-    assert client.delete(f"/registrations/{registration.id}").status_code == 401
+    assert_error(client.delete(f"/registrations/{registration.id}"), 401, "invalid_token")
 
 
 # --- lists --------------------------------------------------------------------------------
@@ -361,14 +351,13 @@ def test_list_registrations(client, admin_headers, many):
                               "bad-reverse"])
 def test_list_registrations_bad_params(client, admin_headers, query):
     r = client.get(f"/registrations/?{query}", headers=admin_headers)
-    assert r.status_code == 400
-    assert r.json["code"] == "validation_error"
+    assert_error(r, 400, "validation_error")
 
 
 def test_list_registrations_is_admin_only(client, owner_headers):
     r = client.get("/registrations/", headers=owner_headers)
-    assert (r.status_code, r.json["code"]) == (403, "admin_required")
-    assert client.get("/registrations/").status_code == 401
+    assert_error(r, 403, "admin_required")
+    assert_error(client.get("/registrations/"), 401, "invalid_token")
 
 
 @pytest.mark.parametrize("per_page", [1, 100])
@@ -390,19 +379,18 @@ def test_list_by_status(client, admin_headers, many):
 
 def test_list_by_unknown_status_is_400(client, admin_headers):
     r = client.get("/registrations/status/pending", headers=admin_headers)
-    assert r.status_code == 400
-    assert r.json["code"] == "unknown_status"
+    assert_error(r, 400, "unknown_status")
 
 
 def test_list_by_status_is_admin_only(client, owner_headers):
     r = client.get("/registrations/status/scheduled", headers=owner_headers)
-    assert (r.status_code, r.json["code"]) == (403, "admin_required")
-    assert client.get("/registrations/status/scheduled").status_code == 401
+    assert_error(r, 403, "admin_required")
+    assert_error(client.get("/registrations/status/scheduled"), 401, "invalid_token")
 
 
 def test_list_by_status_bad_params(client, admin_headers):
     r = client.get("/registrations/status/scheduled?sort=notes", headers=admin_headers)
-    assert (r.status_code, r.json["code"]) == (400, "validation_error")
+    assert_error(r, 400, "validation_error")
 
 
 # --- search -------------------------------------------------------------------------------
@@ -455,12 +443,11 @@ def test_user_search_sees_only_own(client, owner_headers, searchable):
                               "per-page-too-big"])
 def test_search_validation(client, owner_headers, body):
     r = client.post("/registrations/search", headers=owner_headers, json=body)
-    assert r.status_code == 400
-    assert r.json["code"] == "validation_error"
+    assert_error(r, 400, "validation_error")
 
 
 def test_search_needs_a_token(client):
-    assert client.post("/registrations/search", json={"query": "a"}).status_code == 401
+    assert_error(client.post("/registrations/search", json={"query": "a"}), 401, "invalid_token")
 
 
 def test_search_is_a_constant_number_of_statements(client, admin_headers, searchable):
@@ -484,15 +471,15 @@ def test_schedule_registrations(client, admin_headers, many):
 
 def test_schedule_registrations_unknown_schedule_is_404(client, admin_headers):
     r = client.get("/schedules/2147483647/registrations", headers=admin_headers)
-    assert (r.status_code, r.json["code"]) == (404, "schedule_not_found")
+    assert_error(r, 404, "schedule_not_found")
 
 
 def test_schedule_registrations_is_admin_only(client, owner_headers, schedule):
     r = client.get(f"/schedules/{schedule.id}/registrations", headers=owner_headers)
-    assert (r.status_code, r.json["code"]) == (403, "admin_required")
-    assert client.get(f"/schedules/{schedule.id}/registrations").status_code == 401
+    assert_error(r, 403, "admin_required")
+    assert_error(client.get(f"/schedules/{schedule.id}/registrations"), 401, "invalid_token")
 
 
 def test_schedule_registrations_bad_params(client, admin_headers, schedule):
     r = client.get(f"/schedules/{schedule.id}/registrations?sort=name", headers=admin_headers)
-    assert r.status_code == 400
+    assert_error(r, 400, "validation_error")

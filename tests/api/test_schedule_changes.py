@@ -8,16 +8,7 @@ import pytest
 from app.extensions import db
 from app.models import Registration, Schedule
 from app.services.schedule_rules import hospital_today
-
-
-@pytest.fixture()
-def admin_headers(factory):
-    return factory.headers(factory.admin())
-
-
-@pytest.fixture()
-def user_headers(factory):
-    return factory.headers(factory.user())
+from tests.assertions import assert_error
 
 
 @pytest.fixture()
@@ -74,7 +65,7 @@ def test_update_schedule_rechecks_merged_values(client, factory, pair, day, admi
                                                 changes, code):
     schedule = factory.schedule(*pair, date=day)
     r = client.put(f"/schedules/{schedule.id}", json=changes, headers=admin_headers)
-    assert (r.status_code, r.json["code"]) == (400, code)
+    assert_error(r, 400, code)
 
 
 def test_update_schedule_overlap(client, factory, pair, day, admin_headers):
@@ -82,7 +73,7 @@ def test_update_schedule_overlap(client, factory, pair, day, admin_headers):
     schedule = factory.schedule(*pair, date=day, start=dt.time(8), end=dt.time(12))
     r = client.put(f"/schedules/{schedule.id}", json={"end_time": "13:30"},
                    headers=admin_headers)
-    assert (r.status_code, r.json["code"]) == (409, "schedule_overlap")
+    assert_error(r, 409, "schedule_overlap")
     # ending exactly when the next one starts is fine; so is keeping its own slot
     r = client.put(f"/schedules/{schedule.id}", json={"end_time": "13:00"},
                    headers=admin_headers)
@@ -98,7 +89,7 @@ def test_update_schedule_moving_date_into_overlap(client, factory, pair, day, ad
     r = client.put(f"/schedules/{schedule.id}",
                    json={"date": (day + dt.timedelta(days=1)).isoformat()},
                    headers=admin_headers)
-    assert (r.status_code, r.json["code"]) == (409, "schedule_overlap")
+    assert_error(r, 409, "schedule_overlap")
 
 
 def test_update_schedule_max_below_booked(client, factory, pair, day, admin_headers):
@@ -108,7 +99,7 @@ def test_update_schedule_max_below_booked(client, factory, pair, day, admin_head
         factory.registration(factory.patient(owner), schedule, status=status)
     r = client.put(f"/schedules/{schedule.id}", json={"max_appointments": 1},
                    headers=admin_headers)
-    assert (r.status_code, r.json["code"]) == (409, "max_below_booked")
+    assert_error(r, 409, "max_below_booked")
     assert "max_appointments" in r.json["errors"]
     r = client.put(f"/schedules/{schedule.id}", json={"max_appointments": 2},
                    headers=admin_headers)
@@ -122,7 +113,7 @@ def test_update_schedule_to_unaffiliated_department(client, factory, pair, day,
     elsewhere = factory.department()
     r = client.put(f"/schedules/{schedule.id}", json={"department_id": elsewhere.id},
                    headers=admin_headers)
-    assert (r.status_code, r.json["code"]) == (409, "not_affiliated")
+    assert_error(r, 409, "not_affiliated")
     factory.affiliation(pair[0], elsewhere)
     r = client.put(f"/schedules/{schedule.id}", json={"department_id": elsewhere.id},
                    headers=admin_headers)
@@ -138,21 +129,21 @@ def test_update_schedule_unknown_reference(client, factory, pair, day, admin_hea
                                            changes, code):
     schedule = factory.schedule(*pair, date=day)
     r = client.put(f"/schedules/{schedule.id}", json=changes, headers=admin_headers)
-    assert (r.status_code, r.json["code"]) == (404, code)
+    assert_error(r, 404, code)
 
 
 def test_update_schedule_errors(client, factory, admin_headers, user_headers):
     schedule = factory.schedule()
     r = client.put("/schedules/999999", json={"max_appointments": 3}, headers=admin_headers)
-    assert (r.status_code, r.json["code"]) == (404, "schedule_not_found")
+    assert_error(r, 404, "schedule_not_found")
     r = client.put(f"/schedules/{schedule.id}", json={"max_appointments": 3},
                    headers=user_headers)
-    assert (r.status_code, r.json["code"]) == (403, "admin_required")
+    assert_error(r, 403, "admin_required")
     r = client.put(f"/schedules/{schedule.id}", json={"max_appointments": 3})
-    assert (r.status_code, r.json["code"]) == (401, "invalid_token")
+    assert_error(r, 401, "invalid_token")
     r = client.put(f"/schedules/{schedule.id}", data="{", headers=admin_headers,
                    content_type="application/json")
-    assert (r.status_code, r.json["code"]) == (400, "invalid_json")
+    assert_error(r, 400, "invalid_json")
 
 
 # --- delete -----------------------------------------------------------------------------
@@ -163,7 +154,7 @@ def test_delete_schedule(client, factory, admin_headers):
     assert r.status_code == 204
     assert r.data == b""
     r = client.get(f"/schedules/{schedule.id}", headers=admin_headers)
-    assert (r.status_code, r.json["code"]) == (404, "schedule_not_found")
+    assert_error(r, 404, "schedule_not_found")
 
 
 def test_delete_schedule_with_future_bookings(client, factory, admin_headers):
@@ -173,7 +164,7 @@ def test_delete_schedule_with_future_bookings(client, factory, admin_headers):
     factory.registration(factory.patient(owner), schedule, status="cancelled")
     schedule_id = schedule.id
     r = client.delete(f"/schedules/{schedule.id}", headers=admin_headers)
-    assert (r.status_code, r.json["code"]) == (409, "active_registrations")
+    assert_error(r, 409, "active_registrations")
     assert "3 future scheduled registrations" in r.json["message"]
     r = client.delete(f"/schedules/{schedule.id}?force=yes", headers=admin_headers)
     assert r.status_code == 204
@@ -197,11 +188,11 @@ def test_delete_started_schedule_is_not_guarded(client, factory, admin_headers, 
 def test_delete_schedule_errors(client, factory, admin_headers, user_headers):
     schedule = factory.schedule()
     r = client.delete(f"/schedules/{schedule.id}?force=2", headers=admin_headers)
-    assert (r.status_code, r.json["code"]) == (400, "validation_error")
+    assert_error(r, 400, "validation_error")
     assert "force" in r.json["errors"]
     r = client.delete("/schedules/999999", headers=admin_headers)
-    assert (r.status_code, r.json["code"]) == (404, "schedule_not_found")
+    assert_error(r, 404, "schedule_not_found")
     r = client.delete(f"/schedules/{schedule.id}", headers=user_headers)
-    assert (r.status_code, r.json["code"]) == (403, "admin_required")
+    assert_error(r, 403, "admin_required")
     r = client.delete(f"/schedules/{schedule.id}")
-    assert (r.status_code, r.json["code"]) == (401, "invalid_token")
+    assert_error(r, 401, "invalid_token")

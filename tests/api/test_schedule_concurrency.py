@@ -6,20 +6,28 @@ import json
 import threading
 import urllib.error
 import urllib.request
+from typing import Any, NamedTuple
 
 from app.services.schedule_rules import hospital_today
+from tests.assertions import assert_error, wire_response
 
 
-def _request(method: str, url: str, headers: dict[str, str], body: dict | None = None):
+class Reply(NamedTuple):
+    status: int
+    body: Any
+    headers: dict[str, str]
+
+
+def _request(method: str, url: str, headers: dict[str, str], body: dict | None = None) -> Reply:
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(url, data=data, method=method,
                                  headers={**headers, "Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(req, timeout=20) as resp:
             raw = resp.read()
-            return resp.status, json.loads(raw) if raw else None
+            return Reply(resp.status, json.loads(raw) if raw else None, dict(resp.headers))
     except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
+        return Reply(err.code, json.loads(err.read()), dict(err.headers))
 
 
 def _race(calls):
@@ -60,13 +68,13 @@ def test_overlapping_schedules_created_at_once(live_server, committing_db):
             lambda b=b: _request("POST", f"{live_server}/schedules/", headers, b)
             for b in bodies
         ])
-        statuses = sorted(status for status, _ in results)
+        statuses = sorted(reply.status for reply in results)
         assert statuses == [201, 409], results
-        loser = next(body for status, body in results if status == 409)
-        assert loser["code"] == "schedule_overlap"
+        loser = next(reply for reply in results if reply.status == 409)
+        assert_error(wire_response(*loser), 409, "schedule_overlap")
 
-    status, page = _request("GET", f"{live_server}/doctors/{doctor.id}/schedules?per_page=100",
-                            headers)
+    status, page, _ = _request(
+        "GET", f"{live_server}/doctors/{doctor.id}/schedules?per_page=100", headers)
     assert status == 200
     assert page["count"] == 5
 
@@ -92,12 +100,13 @@ def test_affiliation_delete_races_schedule_create(live_server, committing_db):
         outcome = (create[0], delete[0])
         assert outcome in {(201, 409), (409, 204)}, (create, delete)
         if outcome == (201, 409):
-            assert delete[1]["code"] == "future_schedules"
-            status, _ = _request("DELETE", f"{live_server}/schedules/{create[1]['id']}",
-                                 headers)
+            assert_error(wire_response(*delete), 409, "future_schedules")
+            status = _request("DELETE", f"{live_server}/schedules/{create.body['id']}",
+                              headers).status
             assert status == 204
-            status, _ = _request(
-                "DELETE", f"{live_server}/affiliations/{doctor.id}/{department.id}", headers)
+            status = _request(
+                "DELETE", f"{live_server}/affiliations/{doctor.id}/{department.id}",
+                headers).status
             assert status == 204
         else:
-            assert create[1]["code"] == "not_affiliated"
+            assert_error(wire_response(*create), 409, "not_affiliated")

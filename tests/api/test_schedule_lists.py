@@ -8,12 +8,8 @@ import pytest
 from app.extensions import db
 from app.models import Schedule
 from app.services.schedule_rules import hospital_today
+from tests.assertions import assert_error
 from tests.sqlcount import count_statements
-
-
-@pytest.fixture()
-def user_headers(factory):
-    return factory.headers(factory.user())
 
 
 @pytest.fixture()
@@ -116,13 +112,13 @@ def test_available_filter_follows_bookings(client, factory, world, user_headers)
         "negative-page"])
 def test_list_schedules_bad_params(client, user_headers, query, field):
     r = client.get(f"/schedules/?{query}", headers=user_headers)
-    assert (r.status_code, r.json["code"]) == (400, "validation_error")
+    assert_error(r, 400, "validation_error")
     assert field in r.json["errors"]
 
 
 def test_list_schedules_needs_token(client):
     r = client.get("/schedules/")
-    assert (r.status_code, r.json["code"]) == (401, "invalid_token")
+    assert_error(r, 401, "invalid_token")
 
 
 def test_list_schedules_pages(client, world, user_headers):
@@ -167,13 +163,13 @@ def test_search_schedules_by_date(client, world, user_headers):
 ], ids=["missing", "empty", "list", "bad-sort", "page-zero"])
 def test_search_schedules_bad_body(client, user_headers, body, field):
     r = client.post("/schedules/search", json=body, headers=user_headers)
-    assert (r.status_code, r.json["code"]) == (400, "validation_error")
+    assert_error(r, 400, "validation_error")
     assert field in r.json["errors"]
 
 
 def test_search_schedules_needs_token(client):
     r = client.post("/schedules/search", json={"query": "x"})
-    assert (r.status_code, r.json["code"]) == (401, "invalid_token")
+    assert_error(r, 401, "invalid_token")
 
 
 # --- statement count ----------------------------------------------------------------------

@@ -6,19 +6,10 @@ import datetime as dt
 import pytest
 
 from app.services.schedule_rules import hospital_today
+from tests.assertions import assert_error
 
 FIELDS = {"id", "doctor_id", "department_id", "date", "start_time", "end_time",
           "max_appointments", "available_slots", "created_at", "updated_at"}
-
-
-@pytest.fixture()
-def admin_headers(factory):
-    return factory.headers(factory.admin())
-
-
-@pytest.fixture()
-def user_headers(factory):
-    return factory.headers(factory.user())
 
 
 @pytest.fixture()
@@ -104,8 +95,7 @@ def test_admin_may_create_schedule_in_the_past(client, pair, admin_headers):
         "max-float", "max-negative"])
 def test_create_schedule_validation(client, pair, day, admin_headers, changes, field):
     r = client.post("/schedules/", json=body_for(pair, day, **changes), headers=admin_headers)
-    assert r.status_code == 400
-    assert r.json["code"] == "validation_error"
+    assert_error(r, 400, "validation_error")
     assert field in r.json["errors"]
 
 
@@ -114,8 +104,7 @@ def test_create_schedule_validation(client, pair, day, admin_headers, changes, f
 def test_create_schedule_time_order(client, pair, day, admin_headers, start, end):
     r = client.post("/schedules/", json=body_for(pair, day, start_time=start, end_time=end),
                     headers=admin_headers)
-    assert r.status_code == 400
-    assert r.json["code"] == "invalid_time_range"
+    assert_error(r, 400, "invalid_time_range")
     assert "end_time" in r.json["errors"]
 
 
@@ -135,13 +124,13 @@ def test_create_schedule_capacity_bounds_are_inclusive(client, pair, day, admin_
 def test_create_schedule_unknown_reference(client, pair, day, admin_headers, which, code):
     r = client.post("/schedules/", json=body_for(pair, day, **{which: 999999}),
                     headers=admin_headers)
-    assert (r.status_code, r.json["code"]) == (404, code)
+    assert_error(r, 404, code)
 
 
 def test_create_schedule_not_affiliated(client, factory, day, admin_headers):
     doc, dep = factory.doctor(), factory.department()
     r = client.post("/schedules/", json=body_for((doc, dep), day), headers=admin_headers)
-    assert (r.status_code, r.json["code"]) == (409, "not_affiliated")
+    assert_error(r, 409, "not_affiliated")
 
 
 @pytest.mark.parametrize("start,end", [
@@ -152,7 +141,7 @@ def test_create_schedule_overlap(client, factory, pair, day, admin_headers, star
     factory.schedule(*pair, date=day, start=dt.time(8), end=dt.time(12))
     r = client.post("/schedules/", json=body_for(pair, day, start_time=start, end_time=end),
                     headers=admin_headers)
-    assert (r.status_code, r.json["code"]) == (409, "schedule_overlap")
+    assert_error(r, 409, "schedule_overlap")
     assert "start_time" in r.json["errors"]
 
 
@@ -163,7 +152,7 @@ def test_overlap_applies_across_departments(client, factory, pair, day, admin_he
     factory.schedule(*pair, date=day, start=dt.time(8), end=dt.time(12))
     r = client.post("/schedules/", json=body_for((doc, other), day, start_time="10:00",
                                                  end_time="11:00"), headers=admin_headers)
-    assert (r.status_code, r.json["code"]) == (409, "schedule_overlap")
+    assert_error(r, 409, "schedule_overlap")
 
 
 @pytest.mark.parametrize("start,end,shift_days", [
@@ -189,9 +178,9 @@ def test_other_doctor_same_time_is_fine(client, factory, pair, day, admin_header
 
 def test_create_schedule_auth(client, pair, day, user_headers):
     r = client.post("/schedules/", json=body_for(pair, day))
-    assert (r.status_code, r.json["code"]) == (401, "invalid_token")
+    assert_error(r, 401, "invalid_token")
     r = client.post("/schedules/", json=body_for(pair, day), headers=user_headers)
-    assert (r.status_code, r.json["code"]) == (403, "admin_required")
+    assert_error(r, 403, "admin_required")
 
 
 # --- read -------------------------------------------------------------------------------
@@ -210,6 +199,6 @@ def test_get_schedule_counts_active_bookings(client, factory, pair, user_headers
 def test_get_schedule_errors(client, factory, user_headers):
     schedule = factory.schedule()
     r = client.get("/schedules/999999", headers=user_headers)
-    assert (r.status_code, r.json["code"]) == (404, "schedule_not_found")
+    assert_error(r, 404, "schedule_not_found")
     r = client.get(f"/schedules/{schedule.id}")
-    assert (r.status_code, r.json["code"]) == (401, "invalid_token")
+    assert_error(r, 401, "invalid_token")

@@ -8,6 +8,7 @@ import pytest
 from app.schemas.doctors import DOCTOR_CREATE
 from app.schemas.schedules import SCHEDULE_CREATE
 from app.schemas.users import LOGIN, USER_CREATE
+from tests.assertions import assert_error
 
 # --- input patterns: the documented pattern accepts exactly what validation accepts -----------
 
@@ -62,11 +63,6 @@ def test_documented_pattern_matches_validation(name, spec_field, values, flags):
 
 # --- search bodies take JSON types; null means the default ---------------------------------
 
-@pytest.fixture()
-def admin_headers(factory):
-    return factory.headers(factory.admin())
-
-
 @pytest.mark.parametrize("extra,field", [
     ({"page": "2"}, "page"), ({"per_page": "5"}, "per_page"), ({"page": ""}, "page"),
     ({"reverse": 1}, "reverse"), ({"reverse": "true"}, "reverse"), ({"sort": ""}, "sort"),
@@ -75,8 +71,7 @@ def admin_headers(factory):
         "page-over-max", "page-huge"])
 def test_search_body_wrong_types_are_400(client, admin_headers, extra, field):
     r = client.post("/departments/search", json={"query": "x", **extra}, headers=admin_headers)
-    assert r.status_code == 400
-    assert r.json["code"] == "validation_error"
+    assert_error(r, 400, "validation_error")
     assert field in r.json["errors"]
 
 

@@ -156,7 +156,7 @@ def test_admin_deletes_a_user_with_their_patients(client, factory, db_session):
     assert_error(client.get(f"/users/{user.id}", headers=headers), 404, "user_not_found")
     db_session.expire_all()
     assert db_session.scalar(select(Patient).where(Patient.id == patient_id)) is None
-    assert login(client, "xena").status_code == 401
+    assert_error(login(client, "xena"), 401, "invalid_credentials")
 
 
 def test_deleting_the_last_admin_is_409(client, factory):

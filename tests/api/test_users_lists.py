@@ -11,8 +11,8 @@ ENVELOPE = {"results", "more", "count", "page", "per_page"}
 
 
 @pytest.fixture()
-def admin_headers(factory):
-    return factory.headers(factory.admin(username="boss"))
+def admin(factory):
+    return factory.admin(username="boss")  # listed among the users the tests create
 
 
 def make_users(factory, names):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from flask_jwt_extended import create_access_token, decode_token
+from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
 
 from tests.assertions import assert_error
 from tests.factories import PASSWORD
@@ -25,11 +25,47 @@ def test_refresh_token_gives_a_working_access_token(client, factory):
     tokens = login(client, "frank").json
     r = client.post("/users/refresh", headers=bearer(tokens["refresh_token"]))
     assert r.status_code == 200, r.json
-    assert set(r.json) == {"access_token"}
+    assert set(r.json) == {"access_token", "refresh_token"}
     assert decode_token(r.json["access_token"])["type"] == "access"
+    assert decode_token(r.json["refresh_token"])["type"] == "refresh"
     me = client.get("/users/me", headers=bearer(r.json["access_token"]))
     assert me.status_code == 200
     assert me.json["username"] == "frank"
+
+
+def test_refresh_tokens_rotate_and_reuse_revokes_the_family(client, factory):
+    factory.user(username="frank")
+    first = login(client, "frank").json["refresh_token"]
+    second = client.post("/users/refresh", headers=bearer(first)).json["refresh_token"]
+    third = client.post("/users/refresh", headers=bearer(second)).json["refresh_token"]
+    # The first token is spent: presenting it again is a copy in someone else's hands.
+    assert_error(client.post("/users/refresh", headers=bearer(first)), 401, "token_reused")
+    # ... so the whole family is revoked, the current token included.
+    assert_error(client.post("/users/refresh", headers=bearer(third)), 401, "invalid_token")
+
+
+def test_another_login_is_another_family(client, factory):
+    factory.user(username="frank")
+    phone = login(client, "frank").json["refresh_token"]
+    laptop = login(client, "frank").json["refresh_token"]
+    client.post("/users/refresh", headers=bearer(phone))
+    assert_error(client.post("/users/refresh", headers=bearer(phone)), 401, "token_reused")
+    assert client.post("/users/refresh", headers=bearer(laptop)).status_code == 200
+
+
+def test_refresh_after_logout_is_401(client, factory):
+    factory.user(username="frank")
+    tokens = login(client, "frank").json
+    client.post("/users/logout", headers=bearer(tokens["access_token"]))
+    assert_error(client.post("/users/refresh", headers=bearer(tokens["refresh_token"])), 401,
+                 "invalid_token")
+
+
+def test_a_refresh_token_without_a_family_is_401(client, factory):
+    user = factory.user(username="frank")
+    with client.application.app_context():
+        legacy = create_refresh_token(identity=user)
+    assert_error(client.post("/users/refresh", headers=bearer(legacy)), 401, "invalid_token")
 
 
 def test_access_token_on_refresh_is_401(client, factory):

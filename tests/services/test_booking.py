@@ -20,11 +20,6 @@ def actor_for(user) -> Actor:
 
 
 @pytest.fixture()
-def owner(factory):
-    return factory.user()
-
-
-@pytest.fixture()
 def patient(factory, owner):
     return factory.patient(owner)
 
@@ -119,11 +114,51 @@ def test_only_admins_make_non_cancel_status_changes(factory, owner, patient):
     assert db.session.get(Registration, reg.id).status == "scheduled"
 
 
-def test_transition_table_is_closed():
-    table = registration_status.TRANSITIONS
-    assert set(table) == {"scheduled", "cancelled", "completed", "no_show"}
-    assert table["completed"] == table["no_show"] == frozenset()
-    assert table["cancelled"] == {"scheduled"}
+# The status machine as the README (Roles, Decisions) and the contract describe it: an admin
+# cancels, completes or marks no_show a scheduled registration and reinstates a cancelled one,
+# at any time; completed and no_show are final. The schedule's doctor may only ask for
+# completed or no_show (once the schedule has started); anyone else's status is ignored like
+# any read-only field. Asking for the current status is no change.
+STATUSES = ("scheduled", "cancelled", "completed", "no_show")
+ADMIN_MOVES = {("scheduled", "cancelled"), ("scheduled", "completed"), ("scheduled", "no_show"),
+               ("cancelled", "scheduled")}
+HOLDS_A_SLOT = {"scheduled", "completed"}
+REFUSALS = {"invalid_status_transition": Conflict, "status_not_allowed": Forbidden}
+PAIRS = [(old, new) for old in STATUSES for new in STATUSES]
+
+
+def documented_outcome(role: str, old: str, new: str) -> tuple[str, str | None]:
+    """(the status afterwards, the error code or None) when `role` asks for old -> new."""
+    if old == new or role == "owner":
+        return old, None
+    if role == "doctor" and new not in ("completed", "no_show"):
+        return old, "status_not_allowed"
+    if (old, new) in ADMIN_MOVES:
+        return new, None
+    return old, "invalid_status_transition"
+
+
+@pytest.mark.parametrize("role", ["admin", "doctor", "owner"])
+@pytest.mark.parametrize("old,new", PAIRS, ids=[f"{o}-to-{n}" for o, n in PAIRS])
+def test_transition_table_is_closed(factory, owner, patient, role, old, new):
+    """Every (from, to) pair asked through the service ends as the documented rules say."""
+    doctor = factory.doctor()
+    started = factory.schedule(doctor, date=dt.date.today() - dt.timedelta(days=1),
+                               max_appointments=2)  # so the doctor's clock rule is met
+    reg = factory.registration(patient, started, status=old)
+    actor = {"admin": Actor(id=factory.admin().id, is_admin=True),
+             "doctor": Actor(id=factory.user().id, is_admin=False, doctor_id=doctor.id),
+             "owner": actor_for(owner)}[role]
+    status, code = documented_outcome(role, old, new)
+    if code is None:
+        registration_status.update_registration(actor, reg.id, {"status": new})
+    else:
+        with pytest.raises(REFUSALS[code]) as info:
+            registration_status.update_registration(actor, reg.id, {"status": new})
+        assert info.value.code == code
+    db.session.expire_all()
+    assert db.session.get(Registration, reg.id).status == status
+    assert db.session.get(Schedule, started.id).booked_count == (status in HOLDS_A_SLOT)
 
 
 def test_deleting_a_patient_frees_its_slots(factory, owner, patient):

@@ -1,17 +1,19 @@
 """/users/: sign-up, login, tokens, the own account, and the admin's user management."""
 from __future__ import annotations
 
-from flask_jwt_extended import create_access_token, create_refresh_token
 from flask_restx import Resource
 
-from app.errors import Forbidden
+from app.errors import Forbidden, Unauthorized
 from app.identity.auth import (
+    VERSION_CLAIM,
     admin_required,
     current_actor,
     current_user,
     login_required,
     refresh_required,
+    token_claims,
 )
+from app.identity.tokens import FAMILY_CLAIM, mint_pair
 from app.namespaces.users import ns
 from app.schemas.common import error_model, list_model, list_params_doc, search_model
 from app.schemas.users import (
@@ -26,6 +28,7 @@ from app.schemas.users import (
     register_models,
     user_to_dict,
 )
+from app.services import sessions
 from app.services import users as service
 from app.validation import validate
 from app.web.ratelimit import login_limit, register_limit
@@ -38,12 +41,12 @@ user_search = search_model(ns, "UserSearch", USER_SORTABLE)
 
 
 def tokens_for(user) -> dict:
-    """A fresh access/refresh token pair plus the user."""
-    return {
-        "access_token": create_access_token(identity=user),
-        "refresh_token": create_refresh_token(identity=user),
-        "user": user_to_dict(user),
-    }
+    """A fresh access/refresh token pair (a new refresh family) plus the user."""
+    pair = mint_pair(user)
+    sessions.record_refresh_token(user.id, pair.refresh_jti, pair.family,
+                                  pair.refresh_expires_at)
+    return {"access_token": pair.access_token, "refresh_token": pair.refresh_token,
+            "user": user_to_dict(user)}
 
 
 def self_or_admin(user_id: int) -> None:
@@ -90,12 +93,22 @@ class UserLogin(Resource):
 
 @ns.route("/refresh")
 class UserRefresh(Resource):
-    @ns.response(200, "New access token", m["access"])
-    @ns.response(401, "Missing, expired, revoked or wrong-type token", error)
+    @ns.response(200, "A new access token and the refresh token that replaces this one",
+                 m["access"])
+    @ns.response(401, "Missing, expired, revoked, already used or wrong-type token", error)
     @refresh_required
     def post(self):
-        """Exchange a refresh token for a new access token."""
-        return {"access_token": create_access_token(identity=current_user())}
+        """Exchange a refresh token (spent by this) for a new access and refresh token."""
+        claims = token_claims()
+        family = claims.get(FAMILY_CLAIM)
+        if not isinstance(family, str):
+            raise Unauthorized("This refresh token predates rotation; log in again",
+                               "invalid_token")
+        user = current_user()
+        pair = mint_pair(user, family)
+        sessions.rotate_refresh_token(user.id, claims.get(VERSION_CLAIM), claims["jti"],
+                                      pair.refresh_jti, pair.refresh_expires_at)
+        return {"access_token": pair.access_token, "refresh_token": pair.refresh_token}
 
 
 @ns.route("/logout")

@@ -1,0 +1,108 @@
+"""What the database says has changed: the generations that key this process's caches.
+
+Statement-level triggers (migration 0004) bump counters in ``cache_generations`` inside every
+transaction that writes a watched table, whoever writes: the API, ``seed.py``,
+``manage.py``, another process, a PL/pgSQL function or psql. The counters are read only as
+committed, so a sum that changed means a committed write. Scopes:
+
+* ``catalogue`` — departments, doctors, affiliations, and schedules except their counters;
+* ``slots`` — the counters behind ``available_slots`` (bookings, cancellations, ...);
+* ``callers`` — users (rights, token versions, doctor links).
+
+A process reads the sums at most every ``CACHE_SYNC_SECONDS`` (one autocommit statement,
+made by the request that finds the last reading too old), and at once after it served a
+write itself. So a change made through this process shows on its very next request, and any
+other committed change within ``CACHE_SYNC_SECONDS``. A reader takes the generations before
+it reads the data it caches, so data can only be stored under a generation at least as old
+as itself: never stale data under a new generation.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from flask import current_app
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.database.announcements import Announcements
+from app.database.autocommit import run_alone
+
+log = logging.getLogger(__name__)
+EXTENSION_KEY = "generations"
+SCOPES = ("epoch", "catalogue", "slots", "callers")
+READ_SQL = text(
+    "SELECT " + ", ".join(
+        f"COALESCE(sum(generation) FILTER (WHERE scope = '{scope}'), -1)::bigint"
+        for scope in SCOPES)
+    + " FROM cache_generations"
+)
+
+
+class Generations:
+    """This process's last reading of the generations, refreshed when due."""
+
+    def __init__(self, interval: float, announcements: Announcements | None = None) -> None:
+        self.interval = interval
+        self.announcements = announcements
+        self._values: dict[str, int] | None = None
+        self._read_at = float("-inf")
+        self._writes = 0  # writes served by this process
+        self._writes_seen = 0  # ... that the last reading started after
+        self._lock = threading.Lock()
+
+    def note_write(self) -> None:
+        """This process served a write: read again before the next cached answer."""
+        self._writes += 1
+
+    def announce(self) -> None:
+        """This process served a write that other processes should see at once."""
+        self.note_write()
+        if self.announcements is not None:
+            self.announcements.publish()
+
+    def _due(self) -> bool:
+        return (self._writes != self._writes_seen
+                or time.monotonic() - self._read_at >= self.interval)
+
+    def current(self) -> dict[str, int] | None:
+        """The generations, or None when they cannot be read (then caches step aside)."""
+        if self.announcements is not None and self.announcements.heard():
+            self.note_write()
+        if not self._due():
+            return self._values
+        with self._lock:
+            if not self._due():  # another thread read them meanwhile
+                return self._values
+            started, writes = time.monotonic(), self._writes
+            try:
+                row = run_alone(READ_SQL, {})
+            except SQLAlchemyError:
+                log.warning("cannot read cache generations; caches bypassed", exc_info=True)
+                self._values = None
+                return None
+            values = dict(zip(SCOPES, row, strict=True))
+            # A scope without rows (the table was emptied by hand) cannot say what changed.
+            self._values = None if min(values.values()) < 0 else values
+            self._read_at, self._writes_seen = started, writes
+            return self._values
+
+    def forget(self) -> None:
+        """Read again on the next call (used when a test rolls back its writes)."""
+        with self._lock:
+            self._values = None
+            self._read_at = float("-inf")
+
+
+def init_generations(app) -> Generations:
+    """Create the app's generations from CACHE_SYNC_SECONDS."""
+    announcements = Announcements(app.config) if app.config.get("REDIS_URL") else None
+    generations = Generations(float(app.config["CACHE_SYNC_SECONDS"]), announcements)
+    app.extensions[EXTENSION_KEY] = generations
+    return generations
+
+
+def generations() -> Generations:
+    """The current app's generations."""
+    return current_app.extensions[EXTENSION_KEY]
