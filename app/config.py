@@ -83,6 +83,10 @@ def base_settings() -> dict[str, Any]:
         "DB_POOL_TIMEOUT": _int("DB_POOL_TIMEOUT", 5),
         "DB_CONNECT_TIMEOUT": _int("DB_CONNECT_TIMEOUT", 3),
         "DB_STATEMENT_TIMEOUT_MS": _int("DB_STATEMENT_TIMEOUT_MS", 5000),
+        # Bounded cost per request (app/web/load.py).
+        "REQUEST_TIMEOUT_SECONDS": _float("REQUEST_TIMEOUT_SECONDS", 10.0),
+        "EXPENSIVE_CONCURRENCY": _int("EXPENSIVE_CONCURRENCY", 2),
+        "EXPENSIVE_WAIT_SECONDS": _float("EXPENSIVE_WAIT_SECONDS", 0.05),
         "JWT_ACCESS_TOKEN_EXPIRES": timedelta(seconds=_int("JWT_ACCESS_TOKEN_EXPIRES", 900)),
         "JWT_REFRESH_TOKEN_EXPIRES": timedelta(
             seconds=_int("JWT_REFRESH_TOKEN_EXPIRES", 30 * 24 * 3600)

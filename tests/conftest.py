@@ -140,12 +140,12 @@ def committing_db(app):
     truncate_all(app)
 
 
-@pytest.fixture()
-def live_server(app, committing_db):
-    """The app served by waitress on a free port, for concurrent HTTP clients."""
+@contextmanager
+def serving(app, threads: int = 16):
+    """The app served by waitress on a free port in a thread; yields its base URL."""
     from waitress.server import create_server
 
-    server = create_server(app, host="127.0.0.1", port=0, threads=16,
+    server = create_server(app, host="127.0.0.1", port=0, threads=threads,
                            connection_limit=200, channel_timeout=30)
     stop = threading.Event()
 
@@ -164,6 +164,13 @@ def live_server(app, committing_db):
     finally:
         stop.set()
         thread.join(timeout=10)
+
+
+@pytest.fixture()
+def live_server(app, committing_db):
+    """The app served by waitress on a free port, for concurrent HTTP clients."""
+    with serving(app) as base:
+        yield base
 
 
 @pytest.fixture()

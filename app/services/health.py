@@ -6,18 +6,19 @@ import logging
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.extensions import db
+from app.database.autocommit import run_alone
 
 log = logging.getLogger(__name__)
 
 
+PING = text("SELECT 1")
+
+
 def database_ok() -> bool:
-    """True when a trivial query succeeds within the statement timeout."""
+    """True when a trivial query succeeds (one autocommit round trip, no transaction)."""
     try:
-        db.session.execute(text("SELECT 1"))
-        db.session.rollback()
+        run_alone(PING, {})
         return True
     except SQLAlchemyError:
         log.warning("health check: database unavailable")
-        db.session.rollback()
         return False

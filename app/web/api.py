@@ -23,7 +23,8 @@ AUTHORIZATIONS = {
 
 # Answers every operation shares, documented once here rather than on each operation.
 SERVICE_UNAVAILABLE = {
-    "description": "The database is unavailable or too slow; see Retry-After",
+    "description": "The database is unavailable or too slow, or the service is busy; "
+                   "see Retry-After",
     "schema": {"$ref": "#/definitions/Error"},
 }
 NOT_MODIFIED = {"description": "Not modified: If-None-Match names the current ETag"}
