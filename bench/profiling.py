@@ -35,6 +35,10 @@ DB_CALLS = {
     "fetchone": "DB: fetch rows",
     "connect": "DB: new connection",
 }
+# The statements app/database/autocommit.py hands straight to the driver (caller lookup,
+# booking, generations): a sample whose innermost frame is this function waits for the driver.
+RAW_DB_FILE = "app/database/autocommit.py"
+RAW_DB_CALLS = {"fetch_first": "DB round trip: autocommit statement"}
 # file prefix (as py-spy prints it) -> component
 COMPONENTS = [
     ("sqlalchemy/", "SQLAlchemy (Python)"),
@@ -108,6 +112,9 @@ def classify(frames: list[str]) -> str:
     name = _func(innermost).rsplit(".", 1)[-1]
     if name in DB_CALLS and (_file(innermost).startswith(("sqlalchemy/", "psycopg2/"))):
         return DB_CALLS[name]
+    if name in RAW_DB_CALLS and _file(innermost).endswith(RAW_DB_FILE):
+        # The driver call (C, no Python frame of its own) of app/database/autocommit.py.
+        return RAW_DB_CALLS[name]
     return component(innermost)
 
 

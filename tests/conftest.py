@@ -65,11 +65,13 @@ class TestTransactionBind:
     def __init__(self, connection) -> None:
         self.connection = connection
 
-    @contextmanager
-    def connect(self):
+    def fetch_first(self, sql: str, params):
+        """As AutocommitEngine.fetch_first, but inside the test's transaction."""
         db.session.commit()
         with self.connection.begin_nested():
-            yield self.connection
+            result = self.connection.exec_driver_sql(sql, dict(params))
+            row = result.first() if result.returns_rows else None
+            return None if row is None else tuple(row)
 
 
 def forget_cached_state(app) -> None:
@@ -78,7 +80,6 @@ def forget_cached_state(app) -> None:
         cache.clear()
     caller_cache().clear()
     generations().forget()
-    app.extensions.pop(AUTOCOMMIT_BIND, None)
 
 
 @contextmanager
@@ -91,12 +92,17 @@ def rolled_back_transaction(app):
         transaction = connection.begin()
         engines = db._app_engines[app]
         engines[None] = connection
+        autocommit = app.extensions.get(AUTOCOMMIT_BIND)
         app.extensions[AUTOCOMMIT_BIND] = TestTransactionBind(connection)
         try:
             yield db.session
         finally:
             db.session.remove()
             engines[None] = engine
+            if autocommit is None:
+                app.extensions.pop(AUTOCOMMIT_BIND, None)
+            else:
+                app.extensions[AUTOCOMMIT_BIND] = autocommit
             transaction.rollback()
             connection.close()
             forget_cached_state(app)

@@ -15,7 +15,7 @@ from app.database.generations import READ_SQL
 BOOKKEEPING = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
 # Reading the cache generations: a process does it at most once per CACHE_SYNC_SECONDS (the
 # suite sets 0, so that writes made through the ORM show at once), not once per request.
-GENERATIONS_READ = " ".join(READ_SQL.text.split())
+GENERATIONS_READ = " ".join(READ_SQL.driver_sql.split())
 
 
 @dataclass

@@ -111,6 +111,16 @@ def test_a_write_served_here_makes_the_next_reading_due_at_once(fake_reads):
     assert gens.current()["slots"] == 5 and reads.count == 2
 
 
+def test_a_write_is_due_only_for_the_scopes_it_changed(fake_reads):
+    reads, _clock = fake_reads
+    gens = Generations(interval=60.0)
+    gens.current()
+    gens.note_write(("slots",))  # a booking
+    assert gens.current(("callers",)) is not None and reads.count == 1
+    gens.current(("catalogue", "slots"))
+    assert reads.count == 2
+
+
 def test_unreadable_generations_turn_the_caches_off(fake_reads, monkeypatch):
     from sqlalchemy.exc import OperationalError
 

@@ -23,16 +23,15 @@ import threading
 import time
 
 from flask import current_app
-from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.database.announcements import Announcements
-from app.database.autocommit import run_alone
+from app.database.autocommit import Statement, run_alone
 
 log = logging.getLogger(__name__)
 EXTENSION_KEY = "generations"
 SCOPES = ("epoch", "catalogue", "slots", "callers")
-READ_SQL = text(
+READ_SQL = Statement(
     "SELECT " + ", ".join(
         f"COALESCE(sum(generation) FILTER (WHERE scope = '{scope}'), -1)::bigint"
         for scope in SCOPES)
@@ -40,42 +39,52 @@ READ_SQL = text(
 )
 
 
+CHANGING = ("catalogue", "slots", "callers")  # the scopes a write can move
+
+
 class Generations:
-    """This process's last reading of the generations, refreshed when due."""
+    """This process's last reading of the generations, refreshed when due.
+
+    A reading is due after CACHE_SYNC_SECONDS, or when this process served a write to a
+    scope the caller needs: a booking (scope `slots`) makes the next cached schedule read
+    look again, but not the next caller lookup (scope `callers`).
+    """
 
     def __init__(self, interval: float, announcements: Announcements | None = None) -> None:
         self.interval = interval
         self.announcements = announcements
         self._values: dict[str, int] | None = None
         self._read_at = float("-inf")
-        self._writes = 0  # writes served by this process
-        self._writes_seen = 0  # ... that the last reading started after
+        self._writes = dict.fromkeys(CHANGING, 0)  # writes served by this process, per scope
+        self._writes_seen = dict.fromkeys(CHANGING, 0)  # ... when the last reading started
         self._lock = threading.Lock()
 
-    def note_write(self) -> None:
-        """This process served a write: read again before the next cached answer."""
-        self._writes += 1
+    def note_write(self, scopes: tuple[str, ...] = CHANGING) -> None:
+        """This process served a write to `scopes`: read again before they are next used."""
+        for scope in scopes:
+            self._writes[scope] += 1
 
-    def announce(self) -> None:
+    def announce(self, scopes: tuple[str, ...] = CHANGING) -> None:
         """This process served a write that other processes should see at once."""
-        self.note_write()
+        self.note_write(scopes)
         if self.announcements is not None:
             self.announcements.publish()
 
-    def _due(self) -> bool:
-        return (self._writes != self._writes_seen
+    def _due(self, needed: tuple[str, ...]) -> bool:
+        return (any(self._writes[scope] != self._writes_seen[scope] for scope in needed)
                 or time.monotonic() - self._read_at >= self.interval)
 
-    def current(self) -> dict[str, int] | None:
-        """The generations, or None when they cannot be read (then caches step aside)."""
+    def current(self, needed: tuple[str, ...] = CHANGING) -> dict[str, int] | None:
+        """The generations, fresh for the scopes `needed`; None when they cannot be read
+        (then caches step aside)."""
         if self.announcements is not None and self.announcements.heard():
             self.note_write()
-        if not self._due():
+        if not self._due(needed):
             return self._values
         with self._lock:
-            if not self._due():  # another thread read them meanwhile
+            if not self._due(needed):  # another thread read them meanwhile
                 return self._values
-            started, writes = time.monotonic(), self._writes
+            started, writes = time.monotonic(), dict(self._writes)
             try:
                 row = run_alone(READ_SQL, {})
             except SQLAlchemyError:

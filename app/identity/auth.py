@@ -13,9 +13,8 @@ from functools import wraps
 from typing import Any
 
 from flask import g, request
-from sqlalchemy import text
 
-from app.database.autocommit import run_alone
+from app.database.autocommit import Statement, run_alone
 from app.database.generations import generations
 from app.errors import Forbidden
 from app.extensions import jwt
@@ -40,7 +39,7 @@ class AuthUser:
 
 
 # The one query every authenticated request runs (unless the row is cached), in autocommit.
-USER_LOOKUP_SQL = text(
+USER_LOOKUP_SQL = Statement(
     "SELECT id, is_admin, doctor_id, token_version FROM users WHERE id = :user_id")
 
 
@@ -52,7 +51,7 @@ def fetch_auth_user(user_id: int) -> AuthUser | None:
     catalogue cache opens no transaction at all.
     """
     cache = caller_cache()
-    current = generations().current() if cache.enabled else None
+    current = generations().current(("callers",)) if cache.enabled else None
     generation = current["callers"] if current else None
     if generation is not None:
         cached = cache.get(user_id, generation)

@@ -45,7 +45,7 @@ class Schedule(TimestampMixin, Base):
             name="max_appointments_range",
         ),
         CheckConstraint(
-            "booked_count >= 0 AND booked_count <= max_appointments", name="capacity"
+            "schedule_within_capacity(booked_count, max_appointments)", name="capacity"
         ),
         CheckConstraint("last_queue_number >= 0", name="queue_counter"),
         ExcludeConstraint(

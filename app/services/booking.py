@@ -23,10 +23,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from app.database.autocommit import run_alone
+from app.database.autocommit import Statement, run_alone
 from app.errors import Conflict, NotFound, integrity_to_api_error
 from app.extensions import db
 from app.identity.actor import Actor
@@ -88,7 +88,7 @@ def duplicate_error(patient_id: int, schedule_id: int, existing_id: int) -> Conf
 
 # The whole booking is one call of the database function book_registration (migration
 # 0004): it locks the schedule row and inserts, or says which rule refused.
-BOOK_SQL = text(
+BOOK_SQL = Statement(
     "SELECT outcome, duplicate_id, registration_id, reg_status, reg_notes, reg_queue_number,"
     " reg_created_at, reg_updated_at FROM book_registration(:patient_id, :schedule_id,"
     " :notes, :user_id, :is_admin, :now)"
@@ -140,7 +140,7 @@ def _book_in_session(actor: Actor, patient_id: int, schedule_id: int,
     """Book inside the session's transaction (with an idempotency key claimed in it)."""
     params = _booking_params(actor, patient_id, schedule_id, notes)
     try:
-        row = db.session.execute(BOOK_SQL, params).first()
+        row = db.session.execute(BOOK_SQL.clause, params).first()
     except IntegrityError as exc:
         db.session.rollback()
         raise integrity_to_api_error(exc) from None

@@ -3,15 +3,14 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.database.autocommit import run_alone
+from app.database.autocommit import Statement, run_alone
 
 log = logging.getLogger(__name__)
 
 
-PING = text("SELECT 1")
+PING = Statement("SELECT 1")
 
 
 def database_ok() -> bool:

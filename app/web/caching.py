@@ -38,7 +38,10 @@ BREAKER_KEY = "cache_breaker"
 # catalogue. Bookings and patients are not announced: available_slots may lag
 # CACHE_SYNC_SECONDS in other processes, which spares the processes a reading per booking.
 ANNOUNCED_PATH = re.compile(r"^/(users|departments|doctors|affiliations|schedules)(/|$)")
-UNANNOUNCED = frozenset({"/users/login", "/users/register", "/users/refresh"})
+# Writes that change only what available_slots shows ...
+BOOKING_PATH = re.compile(r"^/(registrations|patients)(/|$)")
+# ... and requests that change nothing a cache holds (a new account is in no cache yet).
+NO_CACHED_STATE = frozenset({"/users/login", "/users/register", "/users/refresh"})
 
 
 def init_caching(app: Flask) -> None:
@@ -69,12 +72,17 @@ def _note_write(response: Response) -> Response:
     # A write this process served shows on its next cached read (the generations are read
     # again first). Account and catalogue changes are also announced to the other processes
     # (app/database/announcements.py); the rest reaches them within CACHE_SYNC_SECONDS.
-    if request.method not in SAFE_METHODS:
-        if response.status_code < 400 and ANNOUNCED_PATH.match(request.path) \
-                and request.path.rstrip("/") not in UNANNOUNCED:
-            generations().announce()
-        else:
-            generations().note_write()
+    if request.method in SAFE_METHODS:
+        return response
+    path = request.path.rstrip("/")
+    if path in NO_CACHED_STATE:
+        return response
+    if BOOKING_PATH.match(path):
+        generations().note_write(("slots",))
+    elif response.status_code < 400 and ANNOUNCED_PATH.match(path):
+        generations().announce()
+    else:
+        generations().note_write()
     return response
 
 
@@ -106,7 +114,7 @@ def _serve_from_cache() -> Response | None:
         g.cache_key = key
         return None
     etag, body = entry
-    response = Response(body, status=200, mimetype="application/json")
+    response = Response(body, status=200, content_type=current_app.json.mimetype)
     response.set_etag(etag)
     response.headers["X-Cache"] = "hit"
     return response

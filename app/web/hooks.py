@@ -87,13 +87,14 @@ def init_hooks(app: Flask) -> None:
 
 def _set_response_headers(response: Response) -> None:
     """Security and caching headers, and the charset of every JSON body."""
+    headers = response.headers
     for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    # flask-restx and cached answers name the bare media type; the JSON provider sends UTF-8.
-    if response.mimetype == "application/json":
-        response.headers["Content-Type"] = current_app.json.mimetype
-    if "Cache-Control" not in response.headers and not _is_doc(request.endpoint):
-        response.headers["Cache-Control"] = (
+        headers.setdefault(name, value)
+    # flask-restx names the bare media type; the JSON provider sends UTF-8.
+    if headers.get("Content-Type") == "application/json":
+        headers["Content-Type"] = current_app.json.mimetype
+    if "Cache-Control" not in headers and not _is_doc(request.endpoint):
+        headers["Cache-Control"] = (
             CATALOGUE_CACHE_CONTROL if _is_catalogue_read(response) else PER_USER_CACHE_CONTROL)
 
 

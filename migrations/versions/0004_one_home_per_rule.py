@@ -4,10 +4,12 @@
   registration_holds_slot(status); the counter triggers, the partial unique index and the
   booking function call it (SQL functions this simple are inlined by the planner, so the
   index still serves queries that call it).
-* Capacity lives in the counter trigger and the CHECK ck_schedules_capacity; "one active
-  registration per patient and schedule" in the partial unique index. The booking function no
-  longer re-checks either: it inserts and, when the database refuses, reports which rule
-  refused (a duplicate is reported before a full schedule).
+* Capacity is defined once, by schedule_within_capacity(booked, capacity): the CHECK
+  ck_schedules_capacity holds it for every writer (the counter trigger keeps booked_count),
+  and the booking function asks it before inserting, so a full schedule is refused without a
+  write. "One active registration per patient and schedule" is the partial unique index. The
+  function inserts and, when the database refuses, reports which rule refused (a duplicate
+  before a full schedule).
 * cache_generations: counters that statement-level triggers bump in the writing transaction,
   so every committed write — through the API, seed.py, psql or a function — is visible to the
   per-process caches, which read the sums at most every CACHE_SYNC_SECONDS. Scopes:
@@ -31,6 +33,23 @@ HOLDS_SLOT = """
 CREATE FUNCTION registration_holds_slot(status text) RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN status IN ('scheduled', 'completed');
+"""
+
+WITHIN_CAPACITY = """
+CREATE FUNCTION schedule_within_capacity(booked integer, capacity integer) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN booked BETWEEN 0 AND capacity;
+
+ALTER TABLE schedules DROP CONSTRAINT ck_schedules_capacity;
+ALTER TABLE schedules ADD CONSTRAINT ck_schedules_capacity
+    CHECK (schedule_within_capacity(booked_count, max_appointments));
+"""
+
+OLD_CAPACITY = """
+ALTER TABLE schedules DROP CONSTRAINT ck_schedules_capacity;
+ALTER TABLE schedules ADD CONSTRAINT ck_schedules_capacity
+    CHECK (booked_count >= 0 AND booked_count <= max_appointments);
+DROP FUNCTION schedule_within_capacity(integer, integer);
 """
 
 COUNTER_TRIGGERS = """
@@ -97,6 +116,8 @@ LANGUAGE plpgsql AS $$
 DECLARE
     v_owner integer;
     v_start timestamp without time zone;
+    v_booked integer;
+    v_capacity integer;
     v_constraint text;
 BEGIN
     -- Whose patient (callers other than admins may book only their own).
@@ -108,13 +129,22 @@ BEGIN
     END IF;
 
     -- Every writer of registrations locks the schedule row first (see app/services).
-    SELECT s.date + s.start_time INTO v_start
+    SELECT s.date + s.start_time, s.booked_count, s.max_appointments
+      INTO v_start, v_booked, v_capacity
       FROM schedules AS s WHERE s.id = p_schedule_id
        FOR UPDATE;
     IF NOT FOUND THEN
         outcome := 'schedule_not_found';
     ELSIF v_start <= p_now THEN
         outcome := 'schedule_started';
+    ELSIF NOT schedule_within_capacity(v_booked + 1, v_capacity) THEN
+        -- Full: refused without a write (the CHECK would refuse the insert anyway).
+        SELECT r.id INTO duplicate_id FROM registrations AS r
+         WHERE r.patient_id = p_patient_id AND r.schedule_id = p_schedule_id
+           AND registration_holds_slot(r.status)
+         LIMIT 1;
+        outcome := CASE WHEN duplicate_id IS NULL THEN 'schedule_full'
+                        ELSE 'duplicate_registration' END;
     ELSE
         BEGIN
             INSERT INTO registrations AS r (patient_id, schedule_id, status, notes)
@@ -260,6 +290,7 @@ DROP TABLE IF EXISTS cache_generations;
 
 def upgrade():
     op.execute(HOLDS_SLOT)
+    op.execute(WITHIN_CAPACITY)
     op.execute(COUNTER_TRIGGERS)
     op.execute("DROP INDEX uq_registrations_active_patient_schedule")
     op.execute(ACTIVE_INDEX)
@@ -277,3 +308,4 @@ def downgrade():
                .replace("registration_holds_slot(OLD.status)",
                         "OLD.status IN ('scheduled', 'completed')"))
     op.execute("DROP FUNCTION registration_holds_slot(text)")
+    op.execute(OLD_CAPACITY)

@@ -138,7 +138,7 @@ def test_stats_are_admin_only(client, world, factory):
 
 def besides_user_lookup(statements: list[str]) -> list[str]:
     """The statements other than the caller lookup every authenticated request makes."""
-    lookup = " ".join(USER_LOOKUP_SQL.text.split())
+    lookup = " ".join(USER_LOOKUP_SQL.driver_sql.split())
     return [s for s in statements if not s.startswith(lookup.split(" WHERE")[0])]
 
 
