@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import select, text
 
 from app.extensions import db
-from app.models import JobRun, Registration
+from app.models import JobRun, Registration, User
 from tests.assertions import assert_error, wire_response
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -195,7 +195,7 @@ def test_two_processes_share_limits_cache_and_job(two_servers):
     assert db.session.get(Registration, booking.id).status == "no_show"
 
 
-def test_revocation_through_one_process_is_refused_by_the_other_at_once(
+def test_writes_through_one_process_show_in_the_other_at_once(
         test_database, app, committing_db):
     """Logout, losing admin rights and deletion take effect in every process on the very next
     request — announced through Redis, not waited for (the generations are read only every
@@ -234,6 +234,20 @@ def test_revocation_through_one_process_is_refused_by_the_other_at_once(
         assert status == 200, body
         status, body, _ = call(b, "GET", "/users/", token=deputy)
         assert (status, body["code"]) == (403, "admin_required")
+
+        # A booking through A shows in B's cached available_slots on B's next read.
+        schedule_id = factory.schedule(max_appointments=5).id
+        patient_id = factory.patient(db.session.get(User, deputy_id)).id
+        db.session.close()
+        path = f"/schedules/{schedule_id}"
+        reader = login(b, "family1", "family-password")["access_token"]
+        assert call(b, "GET", path, token=reader)[1]["available_slots"] == 5
+        assert call(b, "GET", path, token=reader)[2]["X-Cache"] == "hit"
+        status, body, _ = call(a, "POST", "/registrations/",
+                               {"patient_id": patient_id, "schedule_id": schedule_id}, deputy)
+        assert status == 201, body
+        status, body, _ = call(b, "GET", path, token=reader)
+        assert (status, body["available_slots"]) == (200, 4)
 
         family = login(b, "family0", "family-password")["access_token"]
         assert call(b, "GET", "/users/me", token=family)[0] == 200

@@ -1,12 +1,12 @@
-"""Telling the other processes at once that this one changed something (Redis pub/sub).
+"""Telling the other processes at once what this one changed (Redis pub/sub).
 
-The database's generations reach every process within CACHE_SYNC_SECONDS. For the changes
-whose delay matters — accounts (logout, password changes, admin rights, deletion) and the
-catalogue — the process that served the write also publishes a message on Redis before its
-response leaves. Every process checks its subscription whenever it consults the generations
-(a non-blocking read of its own socket: no round trip) and reads the generations afresh when
-another process announced a change. So a token revoked through one process is refused by
-every process from the next request on.
+The database's generations reach every process within CACHE_SYNC_SECONDS. So that no process
+serves a stale answer in the meantime — a revoked token, lost admin rights, an old catalogue,
+an old `available_slots` — the process that served a write also publishes the scopes it may
+have changed (`callers`, `catalogue`, `slots`) on Redis before its response leaves. Every
+process checks its subscription whenever it consults the generations (a non-blocking read of
+its own socket: no round trip) and reads the generations afresh, before it next needs one of
+those scopes. A booking announces only `slots`, so other processes' caller lookups stay free.
 
 Without REDIS_URL nothing is announced (a single process needs no announcements). While Redis
 fails, the generations' CACHE_SYNC_SECONDS bound still holds.
@@ -33,33 +33,38 @@ class Announcements:
         self._pubsub = None
         self._lock = threading.Lock()
 
-    def publish(self) -> None:
-        """Tell the other processes that this one changed something."""
+    def publish(self, scopes: tuple[str, ...]) -> None:
+        """Tell the other processes that this one changed `scopes`."""
         if not self.breaker.closed:
             return
         try:
-            self.client.publish(self.channel, self.origin)
+            self.client.publish(self.channel, self.origin + b" " + " ".join(scopes).encode())
         except (RedisError, OSError):
             self.breaker.failed("announce")
 
-    def heard(self) -> bool:
-        """Whether another process announced a change since the last call."""
+    def heard(self, every: tuple[str, ...]) -> set[str]:
+        """The scopes other processes announced changes to since the last call.
+
+        `every` is what to assume when announcements may have been missed.
+        """
         if not self.breaker.closed:
-            return False
+            return set()
         with self._lock:
             try:
-                heard = False
+                heard: set[str] = set()
                 if self._pubsub is None:
                     self._pubsub = self.client.pubsub(ignore_subscribe_messages=True)
                     self._pubsub.subscribe(self.channel)
-                    heard = True  # announcements made while not subscribed were missed
+                    heard.update(every)  # announcements made while not subscribed were missed
                 while (message := self._pubsub.get_message(timeout=0.0)) is not None:
-                    heard = heard or message.get("data") != self.origin
+                    origin, _, scopes = bytes(message.get("data") or b"").partition(b" ")
+                    if origin != self.origin:
+                        heard.update(scopes.decode().split())
                 return heard
             except (RedisError, OSError):
                 self._close()
                 self.breaker.failed("subscription")
-                return True
+                return set(every)
 
     def _close(self) -> None:
         pubsub, self._pubsub = self._pubsub, None

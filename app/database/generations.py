@@ -65,10 +65,10 @@ class Generations:
             self._writes[scope] += 1
 
     def announce(self, scopes: tuple[str, ...] = CHANGING) -> None:
-        """This process served a write that other processes should see at once."""
+        """This process served a write to `scopes`; tell the other processes too."""
         self.note_write(scopes)
         if self.announcements is not None:
-            self.announcements.publish()
+            self.announcements.publish(scopes)
 
     def _due(self, needed: tuple[str, ...]) -> bool:
         return (any(self._writes[scope] != self._writes_seen[scope] for scope in needed)
@@ -77,8 +77,10 @@ class Generations:
     def current(self, needed: tuple[str, ...] = CHANGING) -> dict[str, int] | None:
         """The generations, fresh for the scopes `needed`; None when they cannot be read
         (then caches step aside)."""
-        if self.announcements is not None and self.announcements.heard():
-            self.note_write()
+        if self.announcements is not None:
+            heard = self.announcements.heard(CHANGING)
+            if heard:
+                self.note_write(tuple(scope for scope in heard if scope in self._writes))
         if not self._due(needed):
             return self._values
         with self._lock:

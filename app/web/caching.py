@@ -34,11 +34,10 @@ CACHEABLE_PATH = re.compile(
 SLOTS_PATH = re.compile(r"^/(schedules|(departments|doctors)/\d+/schedules)(/|$)")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 BREAKER_KEY = "cache_breaker"
-# Writes whose effect other processes must see at once: accounts (revocation, rights) and the
-# catalogue. Bookings and patients are not announced: available_slots may lag
-# CACHE_SYNC_SECONDS in other processes, which spares the processes a reading per booking.
-ANNOUNCED_PATH = re.compile(r"^/(users|departments|doctors|affiliations|schedules)(/|$)")
-# Writes that change only what available_slots shows ...
+# Every successful write is announced to the other processes with the scopes it may change
+# (app/database/announcements.py), so no process serves a stale cached answer after it.
+# Writes that change only what available_slots shows (a process that reads the callers' rows
+# then need not look again) ...
 BOOKING_PATH = re.compile(r"^/(registrations|patients)(/|$)")
 # ... and requests that change nothing a cache holds (a new account is in no cache yet).
 NO_CACHED_STATE = frozenset({"/users/login", "/users/register", "/users/refresh"})
@@ -70,19 +69,19 @@ def expires_in(seconds: float) -> None:
 
 def _note_write(response: Response) -> Response:
     # A write this process served shows on its next cached read (the generations are read
-    # again first). Account and catalogue changes are also announced to the other processes
-    # (app/database/announcements.py); the rest reaches them within CACHE_SYNC_SECONDS.
+    # again first), and on every other process's next one when Redis carries the
+    # announcement; writes made outside the service reach them within CACHE_SYNC_SECONDS.
     if request.method in SAFE_METHODS:
         return response
     path = request.path.rstrip("/")
     if path in NO_CACHED_STATE:
         return response
-    if BOOKING_PATH.match(path):
-        generations().note_write(("slots",))
-    elif response.status_code < 400 and ANNOUNCED_PATH.match(path):
-        generations().announce()
+    if response.status_code >= 400:
+        generations().note_write()  # probably nothing changed; look again to be sure
+    elif BOOKING_PATH.match(path):
+        generations().announce(("slots",))
     else:
-        generations().note_write()
+        generations().announce()
     return response
 
 
