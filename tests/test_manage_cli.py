@@ -12,17 +12,9 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.test_embedded_lifecycle import postmasters
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def postmasters(data_dir: Path) -> list[psutil.Process]:
-    """The running postgres server processes whose data directory is data_dir."""
-    found = []
-    for proc in psutil.process_iter(["name", "cmdline"]):
-        cmdline = proc.info["cmdline"] or []
-        if proc.info["name"] == "postgres" and str(data_dir) in cmdline:
-            found.append(proc)
-    return found
 
 
 @pytest.fixture()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from app.errors import Unauthorized
 from app.extensions import db
@@ -56,7 +56,5 @@ def rotate_refresh_token(user_id: int, token_version: int | None, jti: str, new_
 
 def purge_expired_refresh_tokens() -> int:
     """Delete refresh tokens past their expiry (they can no longer be presented)."""
-    from sqlalchemy import delete
-
     result = db.session.execute(delete(RefreshToken).where(RefreshToken.expires_at < func.now()))
     return result.rowcount

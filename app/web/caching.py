@@ -74,10 +74,10 @@ def _note_write(response: Response) -> Response:
     if request.method in SAFE_METHODS:
         return response
     path = request.path.rstrip("/")
-    if path in NO_CACHED_STATE:
-        return response
-    if response.status_code >= 400:
-        generations().note_write()  # probably nothing changed; look again to be sure
+    if path in NO_CACHED_STATE or 400 <= response.status_code < 500:
+        return response  # a refused request changed nothing (a full schedule in a rush)
+    if response.status_code >= 500:
+        generations().note_write()  # it may have failed after its commit: look again
     elif BOOKING_PATH.match(path):
         generations().announce(("slots",))
     else:

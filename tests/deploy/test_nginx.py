@@ -337,14 +337,18 @@ def raw_exchange(port: int, payload: bytes, source: str, timeout: float) -> tupl
     return (int(match.group(1)) if match else 0), time.monotonic() - started
 
 
-def read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
-    """One HTTP/1.1 response with a Content-Length (or up to the close) from `sock`."""
+def read_message(sock: socket.socket, *, body_until_close: bool
+                 ) -> tuple[str, dict[str, str], bytes, bool]:
+    """One HTTP/1.1 message from `sock`: its start line, headers (lower-case names) and body
+    (by Content-Length, else up to the close when `body_until_close`), and whether the head
+    arrived whole."""
     data = b""
     while b"\r\n\r\n" not in data:
         chunk = sock.recv(65536)
         if not chunk:
             break
         data += chunk
+    complete = b"\r\n\r\n" in data
     head, _, body = data.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     headers = {}
@@ -357,10 +361,16 @@ def read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
             if not chunk:
                 break
             body += chunk
-    else:
+    elif body_until_close:
         while chunk := sock.recv(65536):
             body += chunk
-    match = re.match(r"HTTP/1\.[01] (\d{3})", lines[0])
+    return lines[0], headers, body, complete
+
+
+def read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
+    """One HTTP/1.1 response with a Content-Length (or up to the close) from `sock`."""
+    status_line, headers, body, _complete = read_message(sock, body_until_close=True)
+    match = re.match(r"HTTP/1\.[01] (\d{3})", status_line)
     return (int(match.group(1)) if match else 0), headers, body
 
 
@@ -879,26 +889,12 @@ class FakeBackend:
     def handle(self, conn: socket.socket) -> None:
         with conn:
             conn.settimeout(10)
-            data = b""
             try:
-                while b"\r\n\r\n" not in data:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        return
-                    data += chunk
-                head, _, body = data.partition(b"\r\n\r\n")
-                lines = head.decode("latin-1").split("\r\n")
-                headers = {}
-                for line in lines[1:]:
-                    name, _, value = line.partition(":")
-                    headers[name.strip().lower()] = value.strip()
-                length = int(headers.get("content-length", 0))
-                while len(body) < length:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        break
-                    body += chunk
-                self.requests.append((lines[0], headers))
+                request_line, headers, _body, complete = read_message(
+                    conn, body_until_close=False)
+                if not complete:
+                    return
+                self.requests.append((request_line, headers))
                 if self.answer:
                     conn.sendall(b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\n"
                                  b"Content-Length: 2\r\nConnection: close\r\n\r\n{}")
