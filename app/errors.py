@@ -29,6 +29,7 @@ class ApiError(Exception):
         code: str | None = None,
         errors: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
     ):
         super().__init__(message)
         self.message = message
@@ -36,10 +37,12 @@ class ApiError(Exception):
             self.code = code
         self.errors = errors
         self.headers = headers or {}
+        # Values that travel as top-level keys beside message and code (e.g. release_at).
+        self.extra = extra or {}
 
     def body(self) -> dict[str, Any]:
         """The JSON body of this error."""
-        return error_body(self.message, self.code, self.errors)
+        return {**self.extra, **error_body(self.message, self.code, self.errors)}
 
 
 class ValidationFailed(ApiError):
@@ -131,6 +134,11 @@ CONSTRAINT_ERRORS: dict[str, tuple[int, str, str, str | None]] = {
         409, "duplicate_registration",
         "The patient already has an active registration on this schedule", "patient_id"),
     "ck_schedules_capacity": (409, "schedule_full", "Schedule is full", "schedule_id"),
+    "ck_schedule_slots_capacity": (409, "slot_full", "The time slot is full", "slot_id"),
+    "ck_schedules_slots_unbooked": (
+        409, "schedule_has_bookings",
+        "The schedule holds active registrations; its times and slots cannot change",
+        "slot_minutes"),
     "ex_schedules_doctor_overlap": (409, "schedule_overlap",
                                     "The doctor already has a schedule overlapping this time",
                                     "start_time"),
@@ -139,11 +147,18 @@ CONSTRAINT_ERRORS: dict[str, tuple[int, str, str, str | None]] = {
 }
 
 
-def integrity_to_api_error(exc: IntegrityError) -> ApiError:
-    """Translate a constraint violation into the domain error it stands for."""
+def integrity_to_api_error(exc: IntegrityError,
+                           meanings: dict[str, ApiError] | None = None) -> ApiError:
+    """Translate a constraint violation into the domain error it stands for.
+
+    `meanings` gives a constraint another meaning in one operation's context (a slot's
+    capacity CHECK refusing a schedule edit means "below booked", not "slot full").
+    """
     diag = getattr(exc.orig, "diag", None)
     name = getattr(diag, "constraint_name", None)
     pgcode = getattr(exc.orig, "pgcode", None)
+    if meanings and name in meanings:
+        return meanings[name]
     if name in CONSTRAINT_ERRORS:
         status, code, message, field = CONSTRAINT_ERRORS[name]
         errors = {field: message} if field else None

@@ -133,6 +133,8 @@ def truncate_all(app) -> None:
     with app.app_context():
         with db.engine.begin() as conn:
             conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            # The booking policy's one row is part of the schema: back to the defaults.
+            conn.execute(text("INSERT INTO booking_policy (id) VALUES (1)"))
 
 
 @pytest.fixture()

@@ -77,7 +77,8 @@ class Factory:
 
     def schedule(self, doctor: Doctor | None = None, department: Department | None = None, *,
                  date: dt.date | None = None, start: dt.time = dt.time(8, 0),
-                 end: dt.time = dt.time(12, 0), max_appointments: int = 10) -> Schedule:
+                 end: dt.time = dt.time(12, 0), max_appointments: int = 10,
+                 slot_minutes: int | None = None) -> Schedule:
         """A schedule (affiliating doctor and department if needed); default: 30 days ahead."""
         doctor = doctor or self.doctor()
         department = department or self.department()
@@ -85,7 +86,8 @@ class Factory:
             self.affiliation(doctor, department)
         sched = Schedule(doctor_id=doctor.id, department_id=department.id,
                          date=date or (dt.date.today() + dt.timedelta(days=30)),
-                         start_time=start, end_time=end, max_appointments=max_appointments)
+                         start_time=start, end_time=end, max_appointments=max_appointments,
+                         slot_minutes=slot_minutes)
         db.session.add(sched)
         db.session.commit()
         return sched

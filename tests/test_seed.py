@@ -156,8 +156,9 @@ def test_small_seed_obeys_every_rule(app, committing_db, monkeypatch, superuser,
     # The schema is as the migration left it: trigger enabled, every index back.
     assert scalar("SELECT tgenabled FROM pg_trigger WHERE tgname = 'registrations_book'") == "O"
     assert index_definitions() == indexes
-    # pk, (schedule_id, queue_number), patient_id, status, one-active partial, notes trigram
-    assert len(indexes) == 6
+    # pk, (schedule_id, queue_number), patient_id, slot_id, status, one-active partial,
+    # notes trigram
+    assert len(indexes) == 7
     sizes = counts()
     assert sizes["departments"] == 10
     assert sizes["doctors"] == 24

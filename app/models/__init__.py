@@ -4,11 +4,16 @@ from app.models.catalogue import Affiliation, Department, Doctor
 from app.models.enums import GENDERS, STATUSES, Gender, RegistrationStatus
 from app.models.ops import IdempotencyKey, JobRun, RefreshToken
 from app.models.patient import Patient
+from app.models.policy import BookingPolicy
 from app.models.schedule import (
     MAX_APPOINTMENTS_LIMIT,
     NOTES_MAX_LENGTH,
+    SCHEDULE_STATUSES,
+    SLOT_MINUTES_MAX,
+    SLOT_MINUTES_MIN,
     Registration,
     Schedule,
+    ScheduleSlot,
     holds_slot,
 )
 from app.models.user import User
@@ -16,6 +21,7 @@ from app.models.user import User
 __all__ = [
     "Affiliation",
     "Base",
+    "BookingPolicy",
     "Department",
     "Doctor",
     "GENDERS",
@@ -28,8 +34,12 @@ __all__ = [
     "RefreshToken",
     "Registration",
     "RegistrationStatus",
+    "SCHEDULE_STATUSES",
+    "SLOT_MINUTES_MAX",
+    "SLOT_MINUTES_MIN",
     "STATUSES",
     "Schedule",
+    "ScheduleSlot",
     "User",
     "holds_slot",
     "utcnow",

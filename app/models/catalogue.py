@@ -1,14 +1,17 @@
 """Departments, doctors and the doctor–department affiliations."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
 
 from sqlalchemy import (
+    CheckConstraint,
     DateTime,
     Enum,
     ForeignKey,
+    Integer,
     String,
     Text,
+    Time,
     func,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -26,10 +29,16 @@ class Department(TimestampMixin, Base):
     """A hospital department (科室)."""
 
     __tablename__ = "departments"
+    __table_args__ = (
+        CheckConstraint("horizon_days BETWEEN 1 AND 90", name="horizon_days_range"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), nullable=False, unique=True)
     description: Mapped[str | None] = mapped_column(Text)
+    # Overrides of the hospital's booking policy (None: the hospital's value).
+    horizon_days: Mapped[int | None] = mapped_column(Integer)
+    release_time: Mapped[time | None] = mapped_column(Time)
 
 
 class Doctor(TimestampMixin, Base):

@@ -8,11 +8,13 @@ from sqlalchemy import (
     CheckConstraint,
     ColumnElement,
     Date,
+    DateTime,
     Enum,
     FetchedValue,
     ForeignKey,
     Index,
     Integer,
+    String,
     Text,
     Time,
     UniqueConstraint,
@@ -27,6 +29,8 @@ from app.models.enums import STATUSES
 
 MAX_APPOINTMENTS_LIMIT = 1000
 NOTES_MAX_LENGTH = 2000
+SLOT_MINUTES_MIN, SLOT_MINUTES_MAX = 5, 240
+SCHEDULE_STATUSES = ("open", "suspended")
 
 
 class Schedule(TimestampMixin, Base):
@@ -48,6 +52,9 @@ class Schedule(TimestampMixin, Base):
             "schedule_within_capacity(booked_count, max_appointments)", name="capacity"
         ),
         CheckConstraint("last_queue_number >= 0", name="queue_counter"),
+        CheckConstraint(f"slot_minutes BETWEEN {SLOT_MINUTES_MIN} AND {SLOT_MINUTES_MAX}",
+                        name="slot_minutes_range"),
+        CheckConstraint("status IN ('open', 'suspended')", name="status"),
         ExcludeConstraint(
             ("doctor_id", "="),
             (text("tsrange(date + start_time, date + end_time)"), "&&"),
@@ -75,8 +82,49 @@ class Schedule(TimestampMixin, Base):
     last_queue_number: Mapped[int] = mapped_column(
         Integer, nullable=False, default=0, server_default="0"
     )
+    # Slot length in minutes (分时段), or None: one pool for the whole session. The slots
+    # themselves are laid out by the database (trigger schedules_slots, migration 0006).
+    slot_minutes: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), nullable=False, default="open",
+                                        server_default="open")
     # Computed in the same SELECT as the row: no per-row COUNT.
     available_slots: Mapped[int] = column_property(max_appointments - booked_count)
+    # When the schedule is released (放号; None: always) and when booking closes for
+    # patients (None: no slot has a free place), both in hospital wall-clock time; the
+    # database functions are the one definition of each rule (migration 0006).
+    release_at: Mapped[dt.datetime | None] = column_property(
+        func.schedule_release_at(date, department_id, type_=DateTime()))
+    closes_at: Mapped[dt.datetime | None] = column_property(
+        func.schedule_closes_at(id, date, start_time, slot_minutes, type_=DateTime()))
+
+
+class ScheduleSlot(Base):
+    """One time slot of a slotted schedule, with its own capacity and booked counter.
+
+    Rows are written by the database only: laid out by the trigger on schedules, counted by
+    the registration triggers; ``ck_schedule_slots_capacity`` holds the slot's capacity as
+    ``ck_schedules_capacity`` holds the schedule's.
+    """
+
+    __tablename__ = "schedule_slots"
+    __table_args__ = (
+        CheckConstraint("schedule_within_capacity(booked_count, capacity)", name="capacity"),
+        CheckConstraint("start_time < end_time", name="time_order"),
+        UniqueConstraint("schedule_id", "ordinal"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    schedule_id: Mapped[int] = mapped_column(
+        ForeignKey("schedules.id", ondelete="CASCADE"), nullable=False
+    )
+    ordinal: Mapped[int] = mapped_column(Integer, nullable=False)
+    start_time: Mapped[dt.time] = mapped_column(Time, nullable=False)
+    end_time: Mapped[dt.time] = mapped_column(Time, nullable=False)
+    capacity: Mapped[int] = mapped_column(Integer, nullable=False)
+    booked_count: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=0, server_default="0"
+    )
+    available: Mapped[int] = column_property(capacity - booked_count)
 
 
 class Registration(TimestampMixin, Base):
@@ -116,9 +164,17 @@ class Registration(TimestampMixin, Base):
         server_default="scheduled",
     )
     notes: Mapped[str | None] = mapped_column(Text)
+    slot_id: Mapped[int | None] = mapped_column(
+        ForeignKey("schedule_slots.id", ondelete="SET NULL"), index=True
+    )
     # Assigned by the booking trigger from schedules.last_queue_number: never reused.
     queue_number: Mapped[int] = mapped_column(Integer, nullable=False,
                                               server_default=FetchedValue())
+    # The suggested visit time (建议就诊时间): the slot's times, else the schedule's.
+    visit_start: Mapped[dt.datetime] = column_property(
+        func.registration_visit_start(schedule_id, slot_id, type_=DateTime()))
+    visit_end: Mapped[dt.datetime] = column_property(
+        func.registration_visit_end(schedule_id, slot_id, type_=DateTime()))
 
 
 def holds_slot(status: ColumnElement[str]) -> ColumnElement[bool]:

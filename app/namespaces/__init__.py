@@ -6,6 +6,7 @@ from app.namespaces.health import ns as health_ns
 from app.namespaces.patients import ns as patients_ns
 from app.namespaces.registrations import ns as registrations_ns
 from app.namespaces.schedules import ns as schedules_ns
+from app.namespaces.settings import ns as settings_ns
 from app.namespaces.stats import ns as stats_ns
 from app.namespaces.users import ns as users_ns
 
@@ -18,5 +19,6 @@ NAMESPACES = [
     schedules_ns,
     registrations_ns,
     stats_ns,
+    settings_ns,
     health_ns,
 ]

@@ -72,12 +72,14 @@ class RegistrationList(Resource):
     @ns.expect(m["create"])
     @ns.response(201, "Booked (or the replay of an earlier booking with this key)",
                  m["registration"])
-    @ns.response(400, "Invalid input or Idempotency-Key", error)
+    @ns.response(400, "Invalid input or Idempotency-Key, or a slot_id that is no slot of "
+                      "the schedule (invalid_slot)", error)
     @ns.response(401, "Missing or invalid token", error)
     @ns.response(403, "A doctor booking a patient it sees but does not own", error)
     @ns.response(404, "No such patient (or not the caller's), or no such schedule", error)
-    @ns.response(409, "schedule_full, schedule_started, duplicate_registration or "
-                      "idempotency_key_reused", error)
+    @ns.response(409, "schedule_started, schedule_suspended, not_yet_released (with "
+                      "release_at), booking_closed, duplicate_registration, schedule_full, "
+                      "slot_full or idempotency_key_reused", error)
     @ns.response(413, "Body too large", error)
     @ns.response(429, "Too many bookings from this account and address; see Retry-After",
                  error)
@@ -89,7 +91,8 @@ class RegistrationList(Resource):
         data = validate(REGISTRATION_CREATE, json_body())
         outcome = booking.book_registration(
             current_actor(), patient_id=data["patient_id"], schedule_id=data["schedule_id"],
-            notes=data.get("notes"), idempotency_key=key, render=registration_to_dict)
+            slot_id=data.get("slot_id"), notes=data.get("notes"), idempotency_key=key,
+            render=registration_to_dict)
         headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
         return outcome.body, outcome.status, headers
 

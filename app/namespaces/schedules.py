@@ -16,10 +16,12 @@ from app.schemas.schedules import (
     SCHEDULE_CREATE,
     SCHEDULE_SORTABLE,
     SCHEDULE_UPDATE,
+    SLOT_SORTABLE,
     filter_params_doc,
     register_models,
     schedule_filter_values,
     schedule_to_dict,
+    slot_to_dict,
 )
 from app.services import registrations as registration_service
 from app.services import schedules as service
@@ -31,6 +33,7 @@ m = register_models(ns)
 error = error_model(ns)
 schedule_list = list_model(ns, "ScheduleList", m["schedule"])
 schedule_search = search_model(ns, "ScheduleSearch", SCHEDULE_SORTABLE)
+slot_list = list_model(ns, "ScheduleSlotList", m["slot"])
 FORCE_DOC = {"force": {"description": "Delete even with future scheduled registrations "
                                       "(they are deleted too)", "type": "boolean",
                        "default": False, "allowEmptyValue": True}}
@@ -95,7 +98,9 @@ class ScheduleItem(Resource):
     @ns.response(401, "Missing or invalid token", error)
     @ns.response(403, "Admins only", error)
     @ns.response(404, "No such schedule, doctor or department", error)
-    @ns.response(409, "Not affiliated, overlapping, or below the booked count", error)
+    @ns.response(409, "Not affiliated, overlapping, below the booked count "
+                      "(max_below_booked, capacity_below_booked), or new times or slot length "
+                      "while it holds active registrations (schedule_has_bookings)", error)
     @ns.response(413, "Body too large", error)
     @admin_required
     def put(self, schedule_id: int):
@@ -136,3 +141,18 @@ class ScheduleRegistrations(Resource):
         page = registration_service.list_schedule_registrations(current_actor(), schedule_id,
                                                    query_list_params(REGISTRATION_SORTABLE))
         return page.envelope(registration_to_dict)
+
+
+@ns.route("/<int:schedule_id>/slots")
+@ns.param("schedule_id", "The schedule identifier")
+class ScheduleSlots(Resource):
+    @ns.doc(params=list_params_doc(SLOT_SORTABLE))
+    @ns.response(200, "The schedule's time slots (empty when it is not split)", slot_list)
+    @ns.response(400, "Bad list parameters", error)
+    @ns.response(401, "Missing or invalid token", error)
+    @ns.response(404, "No such schedule", error)
+    @login_required
+    def get(self, schedule_id: int):
+        """List a schedule's time slots (分时段) with their free places, by start time."""
+        return service.list_slots(schedule_id, query_list_params(SLOT_SORTABLE)
+                                  ).envelope(slot_to_dict)

@@ -6,7 +6,9 @@ from typing import Any
 from flask_restx import Namespace, fields
 
 from app.models import Department
+from app.models.policy import HORIZON_DAYS_MAX
 from app.schemas.common import iso, nullable
+from app.schemas.schedules import clock
 from app.validation import Field, restx_model
 
 DEPARTMENT_SORTABLE = ("id", "name", "created_at", "updated_at")
@@ -18,6 +20,12 @@ DEPARTMENT_CREATE = {
                   description="Unique, at most 100 characters"),
     "description": Field(nullable=True, max_length=DESCRIPTION_MAX, strip=False,
                          description="At most 2000 characters"),
+    "horizon_days": Field(kind="integer", nullable=True, minimum=1, maximum=HORIZON_DAYS_MAX,
+                          description="Overrides the hospital's release horizon (放号 days "
+                                      "ahead); null: the hospital's"),
+    "release_time": Field(kind="time", nullable=True, example="07:00:00",
+                          description="Overrides the hospital's release time of day; null: "
+                                      "the hospital's"),
 }
 DEPARTMENT_UPDATE = DEPARTMENT_CREATE
 
@@ -28,6 +36,8 @@ def department_to_dict(department: Department) -> dict[str, Any]:
         "id": department.id,
         "name": department.name,
         "description": department.description,
+        "horizon_days": department.horizon_days,
+        "release_time": clock(department.release_time),
         "created_at": iso(department.created_at),
         "updated_at": iso(department.updated_at),
     }
@@ -39,6 +49,9 @@ def department_fields() -> dict[str, Any]:
         "id": fields.Integer(readonly=True),
         "name": fields.String(),
         "description": nullable(fields.String()),
+        "horizon_days": nullable(fields.Integer(description="null: the hospital's")),
+        "release_time": nullable(fields.String(example="07:00:00",
+                                               description="null: the hospital's")),
         "created_at": fields.DateTime(readonly=True),
         "updated_at": fields.DateTime(readonly=True),
     }

@@ -7,6 +7,7 @@ from flask_restx import Namespace, fields
 
 from app.models import NOTES_MAX_LENGTH, STATUSES, Registration
 from app.schemas.common import iso, list_model, nullable, search_model
+from app.services.schedule_rules import aware
 from app.validation import Field, restx_model
 
 REGISTRATION_SORTABLE = ("id", "status", "queue_number", "created_at", "updated_at")
@@ -21,6 +22,9 @@ REGISTRATION_CREATE = {
                         description="One of the caller's patients (any patient for admins)"),
     "schedule_id": Field(kind="integer", required=True, minimum=1, maximum=MAX_ID,
                          description="A schedule that has not started yet"),
+    "slot_id": Field(kind="integer", nullable=True, minimum=1, maximum=MAX_ID,
+                     description="A time slot of the schedule; absent or null: the earliest "
+                                 "slot with a free place"),
     "notes": NOTES,
 }
 # What an owner may change; every other field of a PUT body is ignored.
@@ -45,6 +49,9 @@ def registration_to_dict(registration: Registration) -> dict[str, Any]:
         "status": registration.status,
         "notes": registration.notes,
         "queue_number": registration.queue_number,
+        "slot_id": registration.slot_id,
+        "visit_start": iso(aware(registration.visit_start)),
+        "visit_end": iso(aware(registration.visit_end)),
         "created_at": iso(registration.created_at),
         "updated_at": iso(registration.updated_at),
     }
@@ -60,6 +67,12 @@ def registration_models(ns: Namespace) -> dict[str, Any]:
         "notes": nullable(fields.String()),
         "queue_number": fields.Integer(readonly=True,
                                        description="1-based booking order within the schedule"),
+        "slot_id": nullable(fields.Integer(readonly=True,
+                                           description="The time slot; null when unslotted")),
+        "visit_start": fields.DateTime(readonly=True,
+                                       description="Suggested visit time (建议就诊时间): the "
+                                                   "slot's start, else the schedule's"),
+        "visit_end": fields.DateTime(readonly=True),
         "created_at": fields.DateTime(readonly=True),
         "updated_at": fields.DateTime(readonly=True),
     })

@@ -8,10 +8,20 @@ from typing import Any
 from flask_restx import Namespace, fields
 
 from app.errors import ValidationFailed
-from app.models import MAX_APPOINTMENTS_LIMIT, Schedule
-from app.schemas.common import ID_QUERY_PARAM, iso
+from app.models import (
+    MAX_APPOINTMENTS_LIMIT,
+    SCHEDULE_STATUSES,
+    SLOT_MINUTES_MAX,
+    SLOT_MINUTES_MIN,
+    Schedule,
+    ScheduleSlot,
+)
+from app.schemas.common import ID_QUERY_PARAM, iso, nullable
 from app.schemas.filters import query_bool, query_date, query_id
+from app.services.policy import bookable, next_clock_change
+from app.services.schedule_rules import aware
 from app.validation import Field, restx_model
+from app.web.caching import request_moment, valid_until
 
 SCHEDULE_SORTABLE = ("id", "date", "start_time", "max_appointments", "created_at", "updated_at")
 MAX_ID = 2**31 - 1
@@ -27,8 +37,13 @@ SCHEDULE_CREATE = {
     "max_appointments": Field(kind="integer", required=True, minimum=1,
                               maximum=MAX_APPOINTMENTS_LIMIT, example=20,
                               description=f"1..{MAX_APPOINTMENTS_LIMIT}"),
+    "slot_minutes": Field(kind="integer", nullable=True, minimum=SLOT_MINUTES_MIN,
+                          maximum=SLOT_MINUTES_MAX, example=30,
+                          description=f"Time slots (分时段) of this many minutes, "
+                                      f"{SLOT_MINUTES_MIN}..{SLOT_MINUTES_MAX}; null: one pool"),
 }
 SCHEDULE_UPDATE = SCHEDULE_CREATE
+SLOT_SORTABLE = ("start_time", "id")
 
 
 def clock(value: dt.time | None) -> str | None:
@@ -37,7 +52,13 @@ def clock(value: dt.time | None) -> str | None:
 
 
 def schedule_to_dict(schedule: Schedule) -> dict[str, Any]:
-    """A Schedule as the API shows it."""
+    """A Schedule as the API shows it; `bookable` is judged at the request's moment.
+
+    A response holding schedules may be cached only until the next instant at which one of
+    their `bookable` values changes with the clock (a release, a cutoff, a start).
+    """
+    now = request_moment()
+    valid_until(next_clock_change(schedule, now))
     return {
         "id": schedule.id,
         "doctor_id": schedule.doctor_id,
@@ -47,8 +68,24 @@ def schedule_to_dict(schedule: Schedule) -> dict[str, Any]:
         "end_time": clock(schedule.end_time),
         "max_appointments": schedule.max_appointments,
         "available_slots": schedule.available_slots,
+        "slot_minutes": schedule.slot_minutes,
+        "status": schedule.status,
+        "release_at": iso(aware(schedule.release_at)),
+        "bookable": bookable(schedule, now),
         "created_at": iso(schedule.created_at),
         "updated_at": iso(schedule.updated_at),
+    }
+
+
+def slot_to_dict(slot: ScheduleSlot) -> dict[str, Any]:
+    """A time slot as the API shows it."""
+    return {
+        "id": slot.id,
+        "schedule_id": slot.schedule_id,
+        "start_time": clock(slot.start_time),
+        "end_time": clock(slot.end_time),
+        "capacity": slot.capacity,
+        "available": slot.available,
     }
 
 
@@ -63,6 +100,12 @@ def schedule_fields() -> dict[str, Any]:
         "end_time": fields.String(example="12:00:00"),
         "max_appointments": fields.Integer(),
         "available_slots": fields.Integer(readonly=True),
+        "slot_minutes": nullable(fields.Integer(description="null: not split into slots")),
+        "status": fields.String(enum=list(SCHEDULE_STATUSES), readonly=True),
+        "release_at": nullable(fields.DateTime(
+            readonly=True, description="When patients may start booking (放号); null: always")),
+        "bookable": fields.Boolean(
+            readonly=True, description="A patient could book it at the moment of the response"),
         "created_at": fields.DateTime(readonly=True),
         "updated_at": fields.DateTime(readonly=True),
     }
@@ -72,6 +115,14 @@ def register_models(ns: Namespace) -> dict[str, Any]:
     """Swagger models of the schedules namespace."""
     return {
         "schedule": ns.model("Schedule", schedule_fields()),
+        "slot": ns.model("ScheduleSlot", {
+            "id": fields.Integer(readonly=True),
+            "schedule_id": fields.Integer(readonly=True),
+            "start_time": fields.String(example="08:00:00"),
+            "end_time": fields.String(example="08:30:00"),
+            "capacity": fields.Integer(),
+            "available": fields.Integer(description="Free places in the slot"),
+        }),
         "create": restx_model(ns, "ScheduleCreate", SCHEDULE_CREATE),
         "update": restx_model(ns, "ScheduleUpdate", SCHEDULE_UPDATE, partial=True),
     }

@@ -5,9 +5,11 @@ Where each rule lives (one home each):
 * capacity — the counter trigger on registrations and the CHECK ``ck_schedules_capacity``;
 * one active registration per patient and schedule — the partial unique index;
 * which statuses hold a slot — the SQL function ``registration_holds_slot``;
-* not after the schedule's start, only one's own patients — the database function
-  ``book_registration`` (migration 0004), which locks the schedule row, inserts, and reports
-  which rule refused.
+* capacity per time slot — the same triggers and the CHECK ``ck_schedule_slots_capacity``;
+* not after the schedule's start, not while suspended, not before the release (放号) nor
+  past the cutoff (patients only), only one's own patients, which slot — the database
+  function ``book_registration`` (migration 0006), which locks the schedule row, inserts,
+  and reports which rule refused.
 
 This module only translates the function's refusal into the API's error. Without an
 idempotency key the function runs alone in autocommit (one round trip; the schedule row stays
@@ -27,14 +29,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.database.autocommit import Statement, run_alone
-from app.errors import Conflict, NotFound, integrity_to_api_error
+from app.errors import Conflict, NotFound, ValidationFailed, integrity_to_api_error
 from app.extensions import db
 from app.identity.actor import Actor
 from app.models import Schedule
+from app.schemas.common import iso
 from app.services import idempotency
 from app.services.common import commit
 from app.services.patients import get_patient, patient_not_found
-from app.services.schedule_rules import hospital_now
+from app.services.schedule_rules import aware, hospital_now
 
 
 @dataclass(frozen=True)
@@ -86,12 +89,36 @@ def duplicate_error(patient_id: int, schedule_id: int, existing_id: int) -> Conf
     )
 
 
+def refusal(outcome: str, schedule_id: int, slot_id: int | None,
+            release_at: dt.datetime | None) -> Conflict | ValidationFailed:
+    """The error for a refusal of the booking policy or of a time slot."""
+    if outcome == "invalid_slot":
+        return ValidationFailed(f"Slot {slot_id} is not a time slot of schedule {schedule_id}",
+                                "invalid_slot", {"slot_id": "is not a slot of this schedule"})
+    if outcome == "schedule_suspended":
+        return Conflict(f"Schedule {schedule_id} is suspended (停诊)", "schedule_suspended",
+                        {"schedule_id": "is suspended"})
+    if outcome == "not_yet_released":
+        when = iso(aware(release_at))
+        return Conflict(f"Schedule {schedule_id} is released for booking at {when}",
+                        "not_yet_released", {"schedule_id": f"is released at {when}"},
+                        extra={"release_at": when})
+    if outcome == "booking_closed":
+        return Conflict(f"Booking for schedule {schedule_id} has closed",
+                        "booking_closed", {"schedule_id": "booking has closed"})
+    if outcome == "slot_full":
+        return Conflict(f"Slot {slot_id} of schedule {schedule_id} is full", "slot_full",
+                        {"slot_id": "has no free place"})
+    raise RuntimeError(f"book_registration() answered {outcome!r}")
+
+
 # The whole booking is one call of the database function book_registration (migration
-# 0004): it locks the schedule row and inserts, or says which rule refused.
+# 0006): it locks the schedule row and inserts, or says which rule refused.
 BOOK_SQL = Statement(
     "SELECT outcome, duplicate_id, registration_id, reg_status, reg_notes, reg_queue_number,"
-    " reg_created_at, reg_updated_at FROM book_registration(:patient_id, :schedule_id,"
-    " :notes, :user_id, :is_admin, :now)"
+    " reg_slot_id, reg_visit_start, reg_visit_end, reg_created_at, reg_updated_at, release_at"
+    " FROM book_registration(:patient_id, :schedule_id, :slot_id, :notes, :user_id,"
+    " :is_admin, :now)"
 )
 
 
@@ -105,22 +132,38 @@ class BookedRegistration:
     status: str
     notes: str | None
     queue_number: int
+    slot_id: int | None
+    visit_start: dt.datetime
+    visit_end: dt.datetime
     created_at: dt.datetime
     updated_at: dt.datetime
 
 
-def _booking_params(actor: Actor, patient_id: int, schedule_id: int,
-                    notes: str | None) -> dict[str, Any]:
-    return {"now": hospital_now(), "schedule_id": schedule_id, "patient_id": patient_id,
-            "notes": notes, "is_admin": actor.is_admin, "user_id": actor.id}
+@dataclass(frozen=True)
+class BookingRequest:
+    """What was asked: which patient, which schedule (and slot), with which notes."""
+
+    patient_id: int
+    schedule_id: int
+    slot_id: int | None = None
+    notes: str | None = None
 
 
-def _outcome(actor: Actor, patient_id: int, schedule_id: int, row: tuple) -> BookedRegistration:
+def _booking_params(actor: Actor, asked: BookingRequest) -> dict[str, Any]:
+    return {"now": hospital_now(), "schedule_id": asked.schedule_id,
+            "patient_id": asked.patient_id, "slot_id": asked.slot_id, "notes": asked.notes,
+            "is_admin": actor.is_admin, "user_id": actor.id}
+
+
+def _outcome(actor: Actor, asked: BookingRequest, row: tuple) -> BookedRegistration:
     """The created registration, or the error that explains why none was created."""
-    outcome, duplicate_id, registration_id, status, notes, queue_number, created, updated = row
+    (outcome, duplicate_id, registration_id, status, notes, queue_number, slot_id,
+     visit_start, visit_end, created, updated, release_at) = row
+    patient_id, schedule_id = asked.patient_id, asked.schedule_id
     if outcome == "booked":
         return BookedRegistration(registration_id, patient_id, schedule_id, status, notes,
-                                  queue_number, created, updated)
+                                  queue_number, slot_id, visit_start, visit_end, created,
+                                  updated)
     if outcome == "patient_not_found":
         get_patient(actor, patient_id)  # raises the 404 (or a doctor's 403) it always gave
         raise patient_not_found(patient_id)
@@ -132,30 +175,26 @@ def _outcome(actor: Actor, patient_id: int, schedule_id: int, row: tuple) -> Boo
         raise duplicate_error(patient_id, schedule_id, duplicate_id)
     if outcome == "schedule_full":
         raise schedule_full_error(schedule_id)
-    raise RuntimeError(f"book_registration() answered {outcome!r}")
+    raise refusal(outcome, schedule_id, asked.slot_id, release_at)
 
 
-def _book_in_session(actor: Actor, patient_id: int, schedule_id: int,
-                     notes: str | None) -> BookedRegistration:
+def _book_in_session(actor: Actor, asked: BookingRequest) -> BookedRegistration:
     """Book inside the session's transaction (with an idempotency key claimed in it)."""
-    params = _booking_params(actor, patient_id, schedule_id, notes)
     try:
-        row = db.session.execute(BOOK_SQL.clause, params).first()
+        row = db.session.execute(BOOK_SQL.clause, _booking_params(actor, asked)).first()
     except IntegrityError as exc:
         db.session.rollback()
         raise integrity_to_api_error(exc) from None
-    return _outcome(actor, patient_id, schedule_id, row)
+    return _outcome(actor, asked, row)
 
 
-def _book_alone(actor: Actor, patient_id: int, schedule_id: int,
-                notes: str | None) -> BookedRegistration:
+def _book_alone(actor: Actor, asked: BookingRequest) -> BookedRegistration:
     """Book in one autocommit statement: committed when it returns."""
-    params = _booking_params(actor, patient_id, schedule_id, notes)
     try:
-        row = run_alone(BOOK_SQL, params)
+        row = run_alone(BOOK_SQL, _booking_params(actor, asked))
     except IntegrityError as exc:
         raise integrity_to_api_error(exc) from None
-    return _outcome(actor, patient_id, schedule_id, row)
+    return _outcome(actor, asked, row)
 
 
 def book_registration(
@@ -163,23 +202,25 @@ def book_registration(
     *,
     patient_id: int,
     schedule_id: int,
+    slot_id: int | None = None,
     notes: str | None = None,
     idempotency_key: str | None = None,
     render: Callable[[Any], dict[str, Any]],
 ) -> BookingOutcome:
-    """Book a slot for a patient; with an idempotency key a retry gets the first answer."""
+    """Book a place for a patient (in the earliest free slot unless one is chosen); with an
+    idempotency key a retry gets the first answer."""
+    asked = BookingRequest(patient_id, schedule_id, slot_id, notes)
     if idempotency_key is None:
-        return BookingOutcome(body=render(_book_alone(actor, patient_id, schedule_id, notes)),
-                              status=201)
-    request_hash = idempotency.fingerprint(
-        "book_registration",
-        {"patient_id": patient_id, "schedule_id": schedule_id, "notes": notes},
-    )
+        return BookingOutcome(body=render(_book_alone(actor, asked)), status=201)
+    fingerprinted = {"patient_id": patient_id, "schedule_id": schedule_id, "notes": notes}
+    if slot_id is not None:  # keys stored before slots existed keep their fingerprint
+        fingerprinted["slot_id"] = slot_id
+    request_hash = idempotency.fingerprint("book_registration", fingerprinted)
     stored = idempotency.claim_key(actor.id, idempotency_key, request_hash)
     if stored is not None:
         db.session.rollback()  # nothing to write; release the key row
         return BookingOutcome(body=stored.body, status=stored.status, replayed=True)
-    body = render(_book_in_session(actor, patient_id, schedule_id, notes))
+    body = render(_book_in_session(actor, asked))
     idempotency.store_response(actor.id, idempotency_key, 201, body)
     commit()
     return BookingOutcome(body=body, status=201)

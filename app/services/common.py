@@ -5,7 +5,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 
-from app.errors import NotFound, integrity_to_api_error
+from app.errors import ApiError, NotFound, integrity_to_api_error
 from app.extensions import db
 
 T = TypeVar("T")
@@ -20,13 +20,13 @@ def get_or_404(model: type[T], ident: Any, label: str | None = None) -> T:
     return obj
 
 
-def commit() -> None:
+def commit(meanings: dict[str, ApiError] | None = None) -> None:
     """Commit; a constraint violation becomes the domain error it stands for."""
     try:
         db.session.commit()
     except IntegrityError as exc:
         db.session.rollback()
-        raise integrity_to_api_error(exc) from None
+        raise integrity_to_api_error(exc, meanings) from None
 
 
 def flush() -> None:

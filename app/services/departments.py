@@ -1,6 +1,7 @@
 """Departments (科室): create, read, update, delete, list and search."""
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -31,10 +32,13 @@ def _check_unique_name(name: str | None, exclude_id: int | None) -> None:
                        {"name": "already exists"})
 
 
-def create_department(*, name: str, description: str | None = None) -> Department:
+def create_department(*, name: str, description: str | None = None,
+                      horizon_days: int | None = None,
+                      release_time: dt.time | None = None) -> Department:
     """Create a department; the name is unique."""
     _check_unique_name(name, None)
-    department = Department(name=name, description=description)
+    department = Department(name=name, description=description, horizon_days=horizon_days,
+                            release_time=release_time)
     db.session.add(department)
     commit()
     return department
@@ -49,7 +53,7 @@ def update_department(department_id: int, changes: dict[str, Any]) -> Department
     """Apply name / description changes."""
     department = get_department(department_id)
     _check_unique_name(changes.get("name"), department.id)
-    for key in ("name", "description"):
+    for key in ("name", "description", "horizon_days", "release_time"):
         if key in changes:
             setattr(department, key, changes[key])
     commit()

@@ -10,6 +10,7 @@ queue up instead of deadlocking and the slot checks below see the final counts.
 """
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from sqlalchemy import select
@@ -17,18 +18,20 @@ from sqlalchemy import select
 from app.errors import Conflict, Forbidden
 from app.extensions import db
 from app.identity.actor import Actor
-from app.models import Registration, RegistrationStatus, Schedule
+from app.models import Registration, RegistrationStatus, Schedule, ScheduleSlot
 from app.services.booking import (
     lock_schedule,
     schedule_started,
 )
 from app.services.common import commit, flush
+from app.services.policy import get_policy
 from app.services.registrations import (
     RegistrationAccess,
     is_schedule_doctor,
     registration_access,
     registration_not_found,
 )
+from app.services.schedule_rules import hospital_now
 
 SCHEDULED = RegistrationStatus.scheduled.value
 CANCELLED = RegistrationStatus.cancelled.value
@@ -90,12 +93,37 @@ def _change_status(actor: Actor, registration: Registration, schedule: Schedule,
             raise Conflict(f"Schedule {schedule.id} has not started yet; a registration "
                            f"cannot be marked {new_status} before it", "schedule_not_started",
                            {"status": "the schedule has not started yet"})
+    if new_status == CANCELLED and not actor.is_admin:
+        check_cancel_deadline(registration)
     registration.status = new_status
     if new_status == SCHEDULED:
+        if schedule.slot_minutes is not None and registration.slot_id is None:
+            # Its slot was laid out anew while it was cancelled: the earliest with room.
+            registration.slot_id = _earliest_free_slot(schedule.id)
         # Reinstating takes a slot again. The partial unique index (one active registration
         # per patient) and the capacity CHECK decide, as for a new booking; flush() turns
         # their refusal into 409 duplicate_registration / schedule_full.
         flush()
+
+
+def check_cancel_deadline(registration: Registration) -> None:
+    """Owners cancel only until cancel_deadline_minutes before the visit (admins any time)."""
+    minutes = get_policy().cancel_deadline_minutes
+    if not minutes:
+        return
+    deadline = registration.visit_start - dt.timedelta(minutes=minutes)
+    if hospital_now() >= deadline:
+        raise Conflict(f"Registration {registration.id} can no longer be cancelled online: the "
+                       f"deadline was {deadline:%Y-%m-%d %H:%M}", "cancel_deadline_passed",
+                       {"status": "the cancel deadline has passed"})
+
+
+def _earliest_free_slot(schedule_id: int) -> int | None:
+    """The first slot with a free place, else the first slot (whose CHECK then refuses)."""
+    free = ScheduleSlot.booked_count < ScheduleSlot.capacity
+    return db.session.scalar(
+        select(ScheduleSlot.id).where(ScheduleSlot.schedule_id == schedule_id)
+        .order_by(free.desc(), ScheduleSlot.ordinal).limit(1))
 
 
 def cancel_registration(actor: Actor, registration_id: int) -> Registration:
@@ -149,9 +177,11 @@ def delete_registration(actor: Actor, registration_id: int) -> None:
     access, schedule = _lock(actor, registration_id)
     _owner_only(actor, access, "delete")
     registration = access.registration
-    if registration.status == SCHEDULED and not actor.is_admin and schedule_started(schedule):
-        raise Conflict(f"Schedule {schedule.id} has already started; a scheduled registration "
-                       "can no longer be deleted", "schedule_started",
-                       {"registration": "the schedule has already started"})
+    if registration.status == SCHEDULED and not actor.is_admin:
+        if schedule_started(schedule):
+            raise Conflict(f"Schedule {schedule.id} has already started; a scheduled "
+                           "registration can no longer be deleted", "schedule_started",
+                           {"registration": "the schedule has already started"})
+        check_cancel_deadline(registration)
     db.session.delete(registration)
     commit()

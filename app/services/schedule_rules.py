@@ -15,10 +15,21 @@ from app.services.common import get_or_404
 SCHEDULED = "scheduled"
 
 
+def hospital_zone() -> ZoneInfo:
+    """The hospital's timezone (setting HOSPITAL_TIMEZONE)."""
+    return ZoneInfo(current_app.config["HOSPITAL_TIMEZONE"])
+
+
 def hospital_now() -> dt.datetime:
     """The current wall-clock time in the hospital's timezone (naive, like schedule times)."""
-    zone = ZoneInfo(current_app.config["HOSPITAL_TIMEZONE"])
-    return dt.datetime.now(zone).replace(tzinfo=None)
+    return dt.datetime.now(hospital_zone()).replace(tzinfo=None)
+
+
+def aware(moment: dt.datetime | None) -> dt.datetime | None:
+    """A hospital wall-clock time as a timezone-aware datetime (None stays None)."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=hospital_zone())
 
 
 def hospital_today() -> dt.date:

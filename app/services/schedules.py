@@ -7,8 +7,9 @@ from typing import Any
 
 from sqlalchemy import Select, or_, select
 
+from app.errors import Conflict
 from app.extensions import db
-from app.models import Department, Doctor, Schedule
+from app.models import Department, Doctor, Schedule, ScheduleSlot
 from app.services.common import commit, get_or_404
 from app.services.schedule_rules import check_schedule, guard_active_registrations, not_found
 from app.validation import parse_date
@@ -23,6 +24,7 @@ SORT_COLUMNS = {
     "updated_at": (Schedule.updated_at,),
 }
 FIELDS = ("doctor_id", "department_id", "date", "start_time", "end_time", "max_appointments")
+SLOT_SORT_COLUMNS = {"start_time": (ScheduleSlot.start_time,), "id": (ScheduleSlot.id,)}
 
 
 @dataclass(frozen=True)
@@ -58,14 +60,17 @@ def _page(stmt: Select, params: ListParams) -> Page:
 
 def create_schedule(
     *, doctor_id: int, department_id: int, date: dt.date, start_time: dt.time,
-    end_time: dt.time, max_appointments: int,
+    end_time: dt.time, max_appointments: int, slot_minutes: int | None = None,
 ) -> Schedule:
-    """Create a schedule after checking every rule (the database re-checks overlap)."""
+    """Create a schedule after checking every rule (the database re-checks overlap).
+
+    With slot_minutes, the database lays out its slots in the same transaction.
+    """
     values = {"doctor_id": doctor_id, "department_id": department_id, "date": date,
               "start_time": start_time, "end_time": end_time,
               "max_appointments": max_appointments}
     check_schedule(**values)
-    schedule = Schedule(**values)
+    schedule = Schedule(**values, slot_minutes=slot_minutes)
     db.session.add(schedule)
     commit()
     return schedule
@@ -88,11 +93,24 @@ def update_schedule(schedule_id: int, changes: dict[str, Any]) -> Schedule:
         raise not_found("Schedule", schedule_id)
     merged = {key: changes.get(key, getattr(schedule, key)) for key in FIELDS}
     check_schedule(**merged, booked_count=schedule.booked_count, exclude_id=schedule.id)
-    for key in FIELDS:
+    for key in (*FIELDS, "slot_minutes"):
         if key in changes:
             setattr(schedule, key, changes[key])
-    commit()
+    # The slot rules are held by the database (trigger schedules_slots): new times or slot
+    # length are refused while the schedule holds active registrations, and a capacity
+    # that would leave a slot below its bookings is refused by the slots' CHECK.
+    commit({"ck_schedule_slots_capacity": Conflict(
+        f"max_appointments cannot be {merged['max_appointments']}: a time slot would hold "
+        "fewer places than it has booked", "capacity_below_booked",
+        {"max_appointments": "a time slot would hold fewer places than it has booked"})})
     return schedule
+
+
+def list_slots(schedule_id: int, params: ListParams) -> Page:
+    """A schedule's time slots with their free places; 404 for an unknown schedule."""
+    get_or_404(Schedule, schedule_id, "Schedule")
+    stmt = select(ScheduleSlot).where(ScheduleSlot.schedule_id == schedule_id)
+    return paginate(db.session, stmt, params, SLOT_SORT_COLUMNS, (ScheduleSlot.id,))
 
 
 def delete_schedule(schedule_id: int, *, force: bool = False) -> None:

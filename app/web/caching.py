@@ -9,12 +9,16 @@
   schedule sub-lists — also by the `slots` generation, so a booking rush leaves the cached
   departments and doctors alone. Whoever writes, the database bumps the generation in the
   writing transaction; there is nothing to invalidate by hand.
-* A view whose answer goes stale with the clock (not only with writes) caps its entry's
-  lifetime with `expires_in(seconds)`.
+* An answer that goes stale with the clock (a schedule's `bookable` at a release instant,
+  a cutoff or a start) names the instant with `valid_until(moment)`; its entry is served
+  only before that instant (hospital wall-clock time, compared on every hit), so it turns
+  at the instant itself, not up to a timeout later.
 """
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import math
 import re
 
 from flask import Flask, Response, current_app, g, request
@@ -22,13 +26,14 @@ from flask_caching import Cache
 
 from app.database.generations import generations
 from app.identity.auth import authenticate
+from app.services import schedule_rules
 from app.web.redis_bounds import RedisBreaker, redis_client_options
 
 cache = Cache()
 
 # Catalogue reads, public to every signed-in user (never per-user data).
 CACHEABLE_PATH = re.compile(
-    r"^/(departments|doctors|schedules)(/\d+(/(departments|doctors|schedules))?)?/?$"
+    r"^/(departments|doctors|schedules)(/\d+(/(departments|doctors|schedules|slots))?)?/?$"
 )
 # The cacheable reads that show available_slots: schedules and the schedule sub-lists.
 SLOTS_PATH = re.compile(r"^/(schedules|(departments|doctors)/\d+/schedules)(/|$)")
@@ -61,10 +66,20 @@ def init_caching(app: Flask) -> None:
     app.after_request(_note_write)
 
 
-def expires_in(seconds: float) -> None:
-    """Cap the cached lifetime of this request's answer (for answers that change with time)."""
-    current = g.get("cache_expires_in")
-    g.cache_expires_in = seconds if current is None else min(current, seconds)
+def request_moment() -> dt.datetime:
+    """The hospital wall-clock time this request's answer describes (read once per request)."""
+    moment = g.get("hospital_moment")
+    if moment is None:
+        moment = g.hospital_moment = schedule_rules.hospital_now()
+    return moment
+
+
+def valid_until(moment: dt.datetime | None) -> None:
+    """This request's answer is stale from `moment` on (hospital wall-clock; None: never)."""
+    if moment is None:
+        return
+    current = g.get("cache_valid_until")
+    g.cache_valid_until = moment if current is None else min(current, moment)
 
 
 def _note_write(response: Response) -> Response:
@@ -103,7 +118,8 @@ def _serve_from_cache() -> Response | None:
     if SLOTS_PATH.match(path):
         generation = f"{generation}:{current['slots']}"
     query = request.query_string.decode("latin-1")
-    key = f"resp:{generation}:{path}?{query}"
+    # "resp2": entries carry their validity instant (older ones held two fields).
+    key = f"resp2:{generation}:{path}?{query}"
     try:
         entry = cache.get(key)
     except Exception:  # a cache outage must not fail reads
@@ -112,7 +128,10 @@ def _serve_from_cache() -> Response | None:
     if entry is None:
         g.cache_key = key
         return None
-    etag, body = entry
+    etag, body, until = entry
+    if until is not None and schedule_rules.hospital_now() >= until:
+        g.cache_key = key  # the clock has passed an instant the answer depends on
+        return None
     response = Response(body, status=200, content_type=current_app.json.mimetype)
     response.set_etag(etag)
     response.headers["X-Cache"] = "hit"
@@ -131,12 +150,15 @@ def _etag_and_store(response: Response) -> Response:
         response.set_etag(etag)
     key = g.pop("cache_key", None)
     if key is not None:
-        timeout = g.pop("cache_expires_in", None)
+        until = g.pop("cache_valid_until", None)
         try:
-            if timeout is None:
-                cache.set(key, (etag, body))
-            elif timeout > 0:
-                cache.set(key, (etag, body), timeout=max(1, int(timeout)))
+            if until is None:
+                cache.set(key, (etag, body, None))
+            else:
+                seconds = (until - request_moment()).total_seconds()
+                if seconds > 0:  # kept no longer than it is worth serving
+                    timeout = min(math.ceil(seconds), current_app.config["CACHE_TIMEOUT"])
+                    cache.set(key, (etag, body, until), timeout=timeout)
         except Exception:
             current_app.extensions[BREAKER_KEY].failed("cache store")
         response.headers["X-Cache"] = "miss"

@@ -163,6 +163,11 @@ TABLE: dict[tuple[str, str], Op] = {
     ("DELETE", "/schedules/<int:schedule_id>"): admin_only(
         204, path=lambda w, r: {"schedule_id": w.fresh_schedule().id}),
     ("GET", "/schedules/<int:schedule_id>/registrations"): row(401, 403, 403, 200, 403, 200),
+    ("GET", "/schedules/<int:schedule_id>/slots"): any_user(200),
+    # the booking policy
+    ("GET", "/settings/booking"): any_user(200),
+    ("PUT", "/settings/booking"): admin_only(200, body=lambda w, r: {
+        "booking_cutoff_minutes": 0}),
     # registrations
     ("POST", "/registrations/"): any_user(201, body=lambda w, r: {
         "patient_id": w.own_patient.get(r, w.patient).id,

@@ -18,7 +18,8 @@ def test_create_department(client, admin_headers):
     body = r.json
     assert body["name"] == "儿科"
     assert body["description"] == "Children"
-    assert set(body) == {"id", "name", "description", "created_at", "updated_at"}
+    assert set(body) == {"id", "name", "description", "horizon_days", "release_time",
+                         "created_at", "updated_at"}
     assert body["created_at"].endswith("+00:00")
     assert client.get(f"/departments/{body['id']}", headers=admin_headers).json == body
 

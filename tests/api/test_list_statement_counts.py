@@ -39,6 +39,9 @@ def crowd(app, factory, monkeypatch):
         "INSERT INTO schedules (doctor_id, department_id, date, start_time, end_time,"
         " max_appointments) SELECT :doctor, :department, :day + i, '08:00', '12:00', 200"
         " FROM generate_series(1, :n) AS i",
+        # The first schedule is split into 5-minute slots (the database lays out 286).
+        "UPDATE schedules SET start_time = '00:05', end_time = '23:55', slot_minutes = 5"
+        " WHERE id = (SELECT min(id) FROM schedules)",
         "INSERT INTO patients (user_id, name, gender, birthday, phone_number) SELECT :admin,"
         " 'Patient 1-' || i, 'female', '1990-01-01', '123456' FROM generate_series(1, :n) i",
         "INSERT INTO registrations (patient_id, schedule_id, notes) SELECT p.id,"
