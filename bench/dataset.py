@@ -1,15 +1,12 @@
-"""The benchmark database: create, migrate, seed once, pick ids, mint tokens, verify."""
+"""The benchmark database: create, migrate, seed once, pick ids, mint tokens."""
 from __future__ import annotations
 
 import datetime as dt
-import json
-import random
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import psycopg2
 
@@ -17,7 +14,6 @@ from bench.paths import ROOT
 
 LARGE_PATIENTS = 100_000
 LARGE_REGISTRATIONS = 1_000_000
-BOOKING_NOTE = "bench-booking"
 TOKEN_LIFETIME = dt.timedelta(hours=6)
 
 
@@ -51,7 +47,7 @@ def ensure_database(url: str) -> bool:
         conn.close()
 
 
-def scalar(url: str, sql: str, params: tuple = ()):
+def scalar(url: str, sql: str, params: tuple | dict = ()):
     """The first column of the first row of `sql`."""
     conn = connect(url)
     try:
@@ -92,13 +88,6 @@ def holds_large_data(found: dict[str, int] | None) -> bool:
     """Whether the counts are those of `seed.py --scale large`."""
     return bool(found) and found["patients"] >= LARGE_PATIENTS and (
         found["registrations"] >= LARGE_REGISTRATIONS)
-
-
-def future_schedules_with_room(url: str, timezone: str) -> int:
-    """Schedules after tomorrow (hospital time) that still have a free slot."""
-    tomorrow = dt.datetime.now(ZoneInfo(timezone)).date() + dt.timedelta(days=1)
-    return scalar(url, "SELECT count(*) FROM schedules WHERE date > %s "
-                       "AND booked_count < max_appointments", (tomorrow,)) or 0
 
 
 def migrate(app) -> None:
@@ -201,84 +190,8 @@ def mint_tokens(app, user_ids: list[int]) -> dict[int, str]:
     return tokens
 
 
-def booking_plan(url: str, timezone: str, n_schedules: int, n_patients: int,
-                 rng: random.Random) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
-    """Future schedules with free slots (ids, free) and patients (id, user_id) to book with."""
-    tomorrow = dt.datetime.now(ZoneInfo(timezone)).date() + dt.timedelta(days=1)
-    schedules = rows(url, """
-        SELECT id, max_appointments - booked_count FROM schedules
-         WHERE date > %s AND booked_count < max_appointments
-         ORDER BY random() LIMIT %s""", (tomorrow, n_schedules))
-    patients = rows(url, "SELECT id, user_id FROM patients ORDER BY random() LIMIT %s",
-                    (n_patients,))
-    rng.shuffle(schedules)
-    return schedules, patients
-
-
 def write_request_lines(path: Path, lines: list[tuple[str, str, str, str]]) -> None:
     """A request file for bench.lua's `lines` mode."""
     with open(path, "w", encoding="utf-8") as out:
         for method, target, token, body in lines:
             out.write(f"{method}\t{target}\t{token}\t{body}\n")
-
-
-def booking_files(directory: Path, schedules: list[tuple[int, int]],
-                  patients: list[tuple[int, int]], tokens: dict[int, str], per_file: int,
-                  names: list[str], rng: random.Random) -> dict[str, Path]:
-    """Disjoint (token, patient, schedule) bookings, one file per wrk run.
-
-    Consecutive requests go to different schedules (round robin), each from a random
-    patient, so the load spreads over many schedule rows as real traffic would.
-    """
-    used: set[tuple[int, int]] = set()
-    files: dict[str, Path] = {}
-    cursor = 0
-    for name in names:
-        lines = []
-        while len(lines) < per_file:
-            schedule_id = schedules[cursor % len(schedules)][0]
-            cursor += 1
-            patient_id, user_id = patients[rng.randrange(len(patients))]
-            if (patient_id, schedule_id) in used or user_id not in tokens:
-                continue
-            used.add((patient_id, schedule_id))
-            body = json.dumps({"patient_id": patient_id, "schedule_id": schedule_id,
-                               "notes": BOOKING_NOTE})
-            lines.append(("POST", "/registrations/", tokens[user_id], body))
-        path = directory / f"booking-{name}.tsv"
-        write_request_lines(path, lines)
-        files[name] = path
-    return files
-
-
-def verify_capacity(url: str) -> dict[str, int]:
-    """Overbooked schedules and counter mismatches (booked_count vs active registrations)."""
-    found = rows(url, """
-        WITH active AS (
-            SELECT schedule_id, count(*) AS n FROM registrations
-             WHERE status IN ('scheduled', 'completed') GROUP BY schedule_id)
-        SELECT count(*) FILTER (WHERE s.booked_count > s.max_appointments),
-               count(*) FILTER (WHERE coalesce(a.n, 0) > s.max_appointments),
-               count(*) FILTER (WHERE s.booked_count <> coalesce(a.n, 0)),
-               count(*)
-          FROM schedules s LEFT JOIN active a ON a.schedule_id = s.id""")[0]
-    return {"overbooked_counter": found[0], "overbooked_rows": found[1],
-            "counter_mismatch": found[2], "schedules_checked": found[3]}
-
-
-def booked_by_bench(url: str, since_id: int) -> int:
-    """Registrations the booking runs created."""
-    return scalar(url, "SELECT count(*) FROM registrations WHERE id > %s AND notes = %s",
-                  (since_id, BOOKING_NOTE))
-
-
-def remove_bench_bookings(url: str, since_id: int) -> int:
-    """Delete the registrations the booking runs created (the triggers release the slots)."""
-    conn = connect(url)
-    try:
-        with conn.cursor() as cur:
-            cur.execute("DELETE FROM registrations WHERE id > %s AND notes = %s",
-                        (since_id, BOOKING_NOTE))
-            return cur.rowcount
-    finally:
-        conn.close()

@@ -8,7 +8,7 @@ import time
 from argparse import Namespace
 from contextlib import ExitStack
 
-from bench import dataset, machine, profiling, report, search
+from bench import booking_data, booking_run, dataset, machine, profiling, report, search
 from bench.paths import RESULTS, WORK
 from bench.server import Server
 from bench.wrkrun import Measurement, Wrk, ensure_wrk
@@ -52,9 +52,9 @@ class Harness:
         seeded = dataset.holds_large_data(found) if self.args.scale == "large" else bool(
             found and found["patients"])
         wanted = self.args.booking_schedules + self.args.booking_hot_schedules
-        if seeded and "booking" in self.steps and dataset.future_schedules_with_room(
+        if seeded and "booking" in self.steps and booking_data.future_schedules_with_room(
                 self.url, app.config["HOSPITAL_TIMEZONE"]) < wanted:
-            print("Too few future schedules with free slots left (the data is dated from "
+            print("Too few future schedules with free places left (the data is dated from "
                   "the day it was seeded): seeding again.", flush=True)
             seeded = False
         if self.args.reseed or not seeded:
@@ -176,7 +176,7 @@ class Harness:
         return 0
 
     def drive(self, ceiling, service, uncached, picks, tokens, admin, user, app) -> None:
-        """The wrk runs, the latency table, the plans and the booking run."""
+        """The wrk runs, the latency table, the plans and the booking runs."""
         if "ceiling" in self.steps:
             self.ceiling = self.measure("ceiling: bare Flask GET / (small JSON)", ceiling,
                                         ["get", "/", "-"])
@@ -208,7 +208,7 @@ class Harness:
         if "explain" in self.steps:
             self.explain(app, picks, admin)
         if "booking" in self.steps:
-            self.book(service, tokens, app)
+            self.booking = booking_run.run(self, service, tokens, app)
 
     def search_user(self, service: Server, picks, tokens) -> None:
         """Searches by many users over their own registrations (department name)."""
@@ -266,44 +266,3 @@ class Harness:
         (RESULTS / "explain-search.txt").write_text("\n".join(out) + "\n", encoding="utf-8")
         for line in self.explain_summary:
             print("   " + line, flush=True)
-
-    def book(self, service: Server, tokens: dict[int, str], app) -> None:
-        """Bookings by many patients, spread wide and then on a few hot schedules; check."""
-        timezone = app.config["HOSPITAL_TIMEZONE"]
-        wide, hot = self.args.booking_schedules, self.args.booking_hot_schedules
-        schedules, patients = dataset.booking_plan(
-            self.url, timezone, wide + hot, self.args.booking_patients, self.rng)
-        if not schedules:
-            print("   no future schedule with a free slot: booking run skipped", flush=True)
-            self.booking = {"skipped": "no future schedule with a free slot"}
-            return
-        missing = sorted({uid for _, uid in patients} - tokens.keys())
-        tokens.update(dataset.mint_tokens(app, missing))
-        since = dataset.scalar(self.url, "SELECT coalesce(max(id), 0) FROM registrations")
-        scenarios = [("spread", schedules[hot:] if hot < len(schedules) else schedules)]
-        if hot and len(schedules) > hot:
-            scenarios.append(("hot", schedules[:hot]))
-        self.booking = {"patients": len(patients), "5xx": 0, "scenarios": []}
-        for kind, chosen in scenarios:
-            names = [f"{kind}-warmup", *[f"{kind}-run{i + 1}" for i in range(self.args.repeat)],
-                     f"{kind}-profile"]
-            per_file = max(2000, self.args.duration * 2000)
-            files = dataset.booking_files(WORK, chosen, patients, tokens, per_file, names,
-                                          self.rng)
-            free = sum(f for _, f in chosen)
-            per_run = [["lines", str(files[n]), str(self.args.wrk_threads)] for n in names]
-            result = self.measure(
-                f"POST /registrations/ (booking over {len(chosen)} {kind} schedules)", service,
-                per_run[-1], per_run_args=per_run,
-                profile_as=f"POST registrations, booking, {kind}" if kind == "spread" else None,
-                note=f"{len(chosen)} future schedules with {free} free slots")
-            self.booking["scenarios"].append(
-                {"kind": kind, "schedules": len(chosen), "free_slots_before": free,
-                 "5xx": result.count_5xx()})
-            self.booking["5xx"] += result.count_5xx()
-        self.booking["created"] = dataset.booked_by_bench(self.url, since)
-        self.booking.update(dataset.verify_capacity(self.url))
-        print(f"   booked {self.booking['created']}; capacity check: "
-              f"{dataset.verify_capacity(self.url)}; 5xx: {self.booking['5xx']}", flush=True)
-        if not self.args.keep_bookings:
-            self.booking["removed_after"] = dataset.remove_bench_bookings(self.url, since)

@@ -7,9 +7,14 @@ import platform
 import subprocess
 from dataclasses import asdict
 
+from bench.booking_data import SLOT_MINUTES
 from bench.paths import RESULTS, ROOT
 from bench.profiling import markdown as profile_markdown
 from bench.wrkrun import Measurement
+
+# Product requirement: booking into slotted schedules may cost at most 10% of the booking
+# ratio to the ceiling (both measured in the same run).
+SLOTTED_MIN_SHARE = 0.9
 
 
 def statuses_text(m: Measurement) -> str:
@@ -42,6 +47,49 @@ def _ms(value: float) -> str:
     return f"{value:.1f}" if value >= 10 else f"{value:.2f}"
 
 
+def _booking_lines(b: dict, ceiling: float | None) -> list[str]:
+    """The booking section's bullets: scenarios, the slotted comparison, the SQL checks."""
+    out = []
+    for sc in b["scenarios"]:
+        where = (f"{sc['schedules']} new slotted schedules ({sc['slots']} slots of "
+                 f"{SLOT_MINUTES} min; half the requests name a random slot, half take the "
+                 "earliest free one)" if sc["kind"] == "slotted"
+                 else f"{sc['schedules']} random future schedules")
+        out.append(f"- {sc['kind']}: {where}, {sc['free_places_before']} free places before, "
+                   f"5xx: {sc['5xx']}")
+    if "slotted_vs_spread" in b:
+        rates = {sc["kind"]: sc["rps"] for sc in b["scenarios"]}
+        ratios = (f"{rates['slotted'] / ceiling:.3f} vs {rates['spread'] / ceiling:.3f} of the "
+                  "ceiling" if ceiling else f"{rates['slotted']:.0f} vs {rates['spread']:.0f} "
+                  "req/s (no ceiling measured)")
+        verdict = "✅" if b["slotted_vs_spread"] >= SLOTTED_MIN_SHARE else "❌"
+        out.append(f"- **slotted vs unslotted booking (spread), this run: {ratios} = "
+                   f"{b['slotted_vs_spread']:.3f}** (requirement ≥ {SLOTTED_MIN_SHARE:.2f} "
+                   f"{verdict})")
+    overbookings = (b["overbooked_counter"] + b["overbooked_rows"]
+                    + b["overbooked_slot_counter"] + b["overbooked_slot_rows"])
+    out += [f"- booking patients: {b['patients']} (random), each with their account's token; "
+            "every (patient, schedule) pair used once",
+            f"- registrations created (warm-ups included): {b['created']}",
+            f"- **overbookings: {overbookings}** (schedules with booked_count > "
+            f"max_appointments: {b['overbooked_counter']}; with more active registrations "
+            f"than max_appointments: {b['overbooked_rows']}; slots with booked_count > "
+            f"capacity: {b['overbooked_slot_counter']}; with more active registrations than "
+            f"capacity: {b['overbooked_slot_rows']})",
+            f"- booked_count ≠ active registrations: {b['counter_mismatch']} of "
+            f"{b['schedules_checked']} schedules, {b['slot_counter_mismatch']} of "
+            f"{b['slots_checked']} slots; slotted schedules whose booked_count ≠ the sum of "
+            f"their slots': {b['slot_sum_mismatch']}",
+            f"- **5xx: {b['5xx']}**"]
+    if "removed_after" in b:
+        out.append(f"- the {b['removed_after']} bench registrations were deleted afterwards "
+                   "(places released by the triggers)")
+    if "slotted_removed_after" in b:
+        out.append(f"- the {b['slotted_removed_after']} slotted schedules of the run were "
+                   "deleted afterwards")
+    return out
+
+
 def build(h) -> str:
     """The whole report as Markdown."""
     ceiling = h.ceiling.rps if h.ceiling else None
@@ -66,31 +114,17 @@ def build(h) -> str:
     out += ["", f"*CPU cores* (of {h.info['cpus']}, median over the runs): the waitress "
             "process, the PostgreSQL backends of the benchmark database, wrk, and every other "
             "process; *others* above ~0.2 means the machine was shared and the numbers are "
-            "low.", "", "req/s per run: " + "; ".join(
-        f"{m.name.split(' (')[0]}: " + ", ".join(f"{r.rps:.0f}" for r in m.runs)
-        for m in h.measurements), ""]
+            "low.", "", "req/s per run:", ""]
+    out += [f"- {m.name}: " + ", ".join(f"{r.rps:.0f}" for r in m.runs)
+            for m in h.measurements]
+    out.append("")
     if h.booking is not None:
         b = h.booking
         out += ["## Booking run", ""]
         if "skipped" in b:
             out.append(f"Skipped: {b['skipped']}.")
         else:
-            overbookings = b["overbooked_counter"] + b["overbooked_rows"]
-            for sc in b["scenarios"]:
-                out.append(f"- {sc['kind']}: {sc['schedules']} random future schedules "
-                           f"({sc['free_slots_before']} free slots before), 5xx: {sc['5xx']}")
-            out += [f"- booking patients: {b['patients']} (random), each with their account's "
-                    "token; every (patient, schedule) pair used once",
-                    f"- registrations created (warm-ups included): {b['created']}",
-                    f"- **overbookings: {overbookings}** (schedules with booked_count > "
-                    f"max_appointments: {b['overbooked_counter']}; with more active "
-                    f"registrations than max_appointments: {b['overbooked_rows']})",
-                    f"- booked_count ≠ active registrations: {b['counter_mismatch']} of "
-                    f"{b['schedules_checked']} schedules",
-                    f"- **5xx: {b['5xx']}**"]
-            if "removed_after" in b:
-                out.append(f"- the {b['removed_after']} bench registrations were deleted "
-                           "afterwards (slots released by the triggers)")
+            out += _booking_lines(b, ceiling)
         out.append("")
     if h.latencies:
         out += ["## Search latency (POST /registrations/search, one client, sequential)", "",

@@ -45,14 +45,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--latency-requests", type=int, default=50,
                         help="sequential searches per query for the latency table (default 50)")
     parser.add_argument("--booking-schedules", type=int, default=1000,
-                        help="future schedules the booking run spreads over (default 1000)")
+                        help="seeded (unslotted) future schedules the spread booking run "
+                             "spreads over (default 1000)")
     parser.add_argument("--booking-hot-schedules", type=int, default=20,
                         help="and then over this few, to make them fill up (default 20; 0 "
                              "skips that scenario)")
+    parser.add_argument("--booking-slotted-schedules", type=int, default=1000,
+                        help="new evening schedules in 30-minute slots, created for the "
+                             "run, that the slotted booking run spreads over (default 1000; "
+                             "0 skips that scenario)")
     parser.add_argument("--booking-patients", type=int, default=20000,
                         help="patients (and their accounts' tokens) that book (default 20000)")
     parser.add_argument("--keep-bookings", action="store_true",
-                        help="keep the registrations the booking run created (default: delete)")
+                        help="keep the registrations and slotted schedules the booking run "
+                             "created (default: delete; the next run deletes such schedules)")
     parser.add_argument("--wait-idle", type=float, default=30,
                         help="before each endpoint, wait up to this many seconds for other "
                              "processes to use < 0.25 cores (default 30)")

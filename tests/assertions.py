@@ -9,7 +9,8 @@ from typing import Any
 from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Response
 
-ERROR_KEYS = {"message", "code", "errors", "request_id"}
+# Top-level values some refusals carry beside message and code (e.g. not_yet_released).
+ERROR_KEYS = {"message", "code", "errors", "request_id", "release_at"}
 SNAKE_CASE = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*")
 
 

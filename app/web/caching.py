@@ -66,11 +66,16 @@ def init_caching(app: Flask) -> None:
     app.after_request(_note_write)
 
 
+# Kept in the request's environ, not in `g`: an app context may outlive one request.
+MOMENT_KEY = "hospital.moment"
+VALID_UNTIL_KEY = "hospital.cache_valid_until"
+
+
 def request_moment() -> dt.datetime:
     """The hospital wall-clock time this request's answer describes (read once per request)."""
-    moment = g.get("hospital_moment")
+    moment = request.environ.get(MOMENT_KEY)
     if moment is None:
-        moment = g.hospital_moment = schedule_rules.hospital_now()
+        moment = request.environ[MOMENT_KEY] = schedule_rules.hospital_now()
     return moment
 
 
@@ -78,8 +83,8 @@ def valid_until(moment: dt.datetime | None) -> None:
     """This request's answer is stale from `moment` on (hospital wall-clock; None: never)."""
     if moment is None:
         return
-    current = g.get("cache_valid_until")
-    g.cache_valid_until = moment if current is None else min(current, moment)
+    current = request.environ.get(VALID_UNTIL_KEY)
+    request.environ[VALID_UNTIL_KEY] = moment if current is None else min(current, moment)
 
 
 def _note_write(response: Response) -> Response:
@@ -150,7 +155,7 @@ def _etag_and_store(response: Response) -> Response:
         response.set_etag(etag)
     key = g.pop("cache_key", None)
     if key is not None:
-        until = g.pop("cache_valid_until", None)
+        until = request.environ.get(VALID_UNTIL_KEY)
         try:
             if until is None:
                 cache.set(key, (etag, body, None))

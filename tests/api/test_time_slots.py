@@ -156,3 +156,158 @@ def test_slot_zero_capacity_slots_are_skipped(client, owner, owner_headers, fact
                       slot_id=slots[1]["id"]), 409, "slot_full")
     r = book(client, owner_headers, factory.patient(owner).id, schedule.id)
     assert (r.status_code, r.json["slot_id"]) == (201, slots[0]["id"])
+
+
+# --- changing a slotted schedule -----------------------------------------------------------
+
+def put_schedule(client, headers, schedule_id, **changes):
+    return client.put(f"/schedules/{schedule_id}", headers=headers, json=changes)
+
+
+@pytest.mark.parametrize("changes", [
+    {"start_time": "08:30"}, {"end_time": "11:00"}, {"slot_minutes": 60},
+    {"slot_minutes": None},
+])
+def test_a_booked_slotted_schedule_keeps_its_times_and_slots(client, admin_headers, owner,
+                                                             owner_headers, factory, changes):
+    schedule = factory.schedule(max_appointments=8, slot_minutes=30)
+    before = slots_of(client, admin_headers, schedule.id)
+    assert book(client, owner_headers, factory.patient(owner).id, schedule.id).status_code == 201
+    body = assert_error(put_schedule(client, admin_headers, schedule.id, **changes), 409,
+                        "schedule_has_bookings")
+    assert body["errors"]
+    after = client.get(f"/schedules/{schedule.id}", headers=admin_headers).json
+    assert (after["start_time"], after["end_time"], after["slot_minutes"]) == (
+        "08:00:00", "12:00:00", 30)
+    assert slots_of(client, admin_headers, schedule.id) == [
+        {**slot, "available": slot["available"] - (i == 0)} for i, slot in enumerate(before)]
+
+
+def test_a_booked_unslotted_schedule_cannot_be_split(client, admin_headers, owner,
+                                                     owner_headers, factory):
+    schedule = factory.schedule()
+    assert book(client, owner_headers, factory.patient(owner).id, schedule.id).status_code == 201
+    assert_error(put_schedule(client, admin_headers, schedule.id, slot_minutes=30), 409,
+                 "schedule_has_bookings")
+    # Other changes of an unslotted schedule keep the old rules: allowed with bookings.
+    r = put_schedule(client, admin_headers, schedule.id, start_time="07:30", end_time="11:00")
+    assert r.status_code == 200, r.json
+    assert slots_of(client, admin_headers, schedule.id) == []
+
+
+def test_same_values_sent_back_are_no_change(client, admin_headers, owner, owner_headers,
+                                             factory):
+    schedule = factory.schedule(slot_minutes=30)
+    assert book(client, owner_headers, factory.patient(owner).id, schedule.id).status_code == 201
+    whole = client.get(f"/schedules/{schedule.id}", headers=admin_headers).json
+    r = client.put(f"/schedules/{schedule.id}", headers=admin_headers, json=whole)
+    assert r.status_code == 200, r.json
+
+
+def test_an_unbooked_schedule_is_laid_out_again(client, admin_headers, owner, owner_headers,
+                                                factory):
+    schedule = factory.schedule(max_appointments=4, slot_minutes=60)
+    cancelled = book(client, owner_headers, factory.patient(owner).id, schedule.id).json
+    client.put(f"/registrations/{cancelled['id']}/cancel", headers=owner_headers)
+    r = put_schedule(client, admin_headers, schedule.id, slot_minutes=120, end_time="13:00")
+    assert r.status_code == 200, r.json
+    slots = slots_of(client, admin_headers, schedule.id)
+    assert [(s["start_time"], s["end_time"], s["capacity"]) for s in slots] == [
+        ("08:00:00", "10:00:00", 2), ("10:00:00", "12:00:00", 1), ("12:00:00", "13:00:00", 1)]
+    # The cancelled registration lost its old slot; reinstating takes the earliest free one.
+    shown = client.get(f"/registrations/{cancelled['id']}", headers=admin_headers).json
+    assert shown["slot_id"] is None
+    r = client.put(f"/registrations/{cancelled['id']}", headers=admin_headers,
+                   json={"status": "scheduled"})
+    assert (r.status_code, r.json["slot_id"]) == (200, slots[0]["id"]), r.json
+    # Unsplitting an unbooked schedule removes its slots.
+    client.put(f"/registrations/{cancelled['id']}/cancel", headers=admin_headers)
+    assert put_schedule(client, admin_headers, schedule.id, slot_minutes=None).status_code == 200
+    assert slots_of(client, admin_headers, schedule.id) == []
+
+
+def test_capacity_changes_are_redistributed(client, admin_headers, owner, owner_headers,
+                                            factory):
+    schedule = factory.schedule(max_appointments=8, slot_minutes=60)  # 2, 2, 2, 2
+    r = put_schedule(client, admin_headers, schedule.id, max_appointments=10)
+    assert r.status_code == 200, r.json
+    assert [s["capacity"] for s in slots_of(client, admin_headers, schedule.id)] == [3, 3, 2, 2]
+    slots = slots_of(client, admin_headers, schedule.id)
+    for slot in (slots[3], slots[3], slots[2]):
+        assert book(client, owner_headers, factory.patient(owner).id, schedule.id,
+                    slot_id=slot["id"]).status_code == 201
+    # 5 places: 2, 1, 1, 1 — the last slot holds 2 bookings: refused, nothing changes.
+    body = assert_error(put_schedule(client, admin_headers, schedule.id, max_appointments=5),
+                        409, "capacity_below_booked")
+    assert "max_appointments" in body["errors"]
+    assert client.get(f"/schedules/{schedule.id}", headers=admin_headers).json[
+        "max_appointments"] == 10
+    assert [s["capacity"] for s in slots_of(client, admin_headers, schedule.id)] == [3, 3, 2, 2]
+    # Below the schedule's own bookings is the older rule's 409.
+    assert_error(put_schedule(client, admin_headers, schedule.id, max_appointments=2), 409,
+                 "max_below_booked")
+    # 7 places: 2, 2, 2, 1 — the last slot at 1 is below its 2 bookings.
+    assert_error(put_schedule(client, admin_headers, schedule.id, max_appointments=7), 409,
+                 "capacity_below_booked")
+    r = put_schedule(client, admin_headers, schedule.id, max_appointments=8)
+    assert r.status_code == 200, r.json
+    assert [s["available"] for s in slots_of(client, admin_headers, schedule.id)] == [
+        2, 2, 1, 0]
+
+
+@pytest.mark.parametrize("value", [4, 241, "30", 30.5])
+def test_bad_slot_minutes_are_400(client, admin_headers, factory, value):
+    schedule = factory.schedule()
+    body = assert_error(put_schedule(client, admin_headers, schedule.id, slot_minutes=value),
+                        400, "validation_error")
+    assert set(body["errors"]) == {"slot_minutes"}
+
+
+# --- reinstating --------------------------------------------------------------------------
+
+def test_reinstating_needs_a_free_place_in_its_own_slot(client, admin_headers, owner,
+                                                        owner_headers, factory):
+    schedule = factory.schedule(max_appointments=2, slot_minutes=120)  # 1, 1
+    slots = slots_of(client, admin_headers, schedule.id)
+    first = book(client, owner_headers, factory.patient(owner).id, schedule.id).json
+    client.put(f"/registrations/{first['id']}/cancel", headers=owner_headers)
+    taker = book(client, owner_headers, factory.patient(owner).id, schedule.id).json
+    assert taker["slot_id"] == slots[0]["id"]
+    assert_error(client.put(f"/registrations/{first['id']}", headers=admin_headers,
+                            json={"status": "scheduled"}), 409, "slot_full")
+    assert client.get(f"/registrations/{first['id']}", headers=admin_headers).json[
+        "status"] == "cancelled"
+    # Once the slot has room again, it is reinstated in that slot.
+    client.put(f"/registrations/{taker['id']}/cancel", headers=owner_headers)
+    r = client.put(f"/registrations/{first['id']}", headers=admin_headers,
+                   json={"status": "scheduled"})
+    assert (r.status_code, r.json["slot_id"]) == (200, slots[0]["id"])
+
+
+def test_a_full_schedule_wins_when_reinstating(client, admin_headers, owner, owner_headers,
+                                               factory):
+    schedule = factory.schedule(max_appointments=2, slot_minutes=120)
+    first = book(client, owner_headers, factory.patient(owner).id, schedule.id).json
+    client.put(f"/registrations/{first['id']}/cancel", headers=owner_headers)
+    for _ in range(2):
+        assert book(client, owner_headers, factory.patient(owner).id,
+                    schedule.id).status_code == 201
+    assert_error(client.put(f"/registrations/{first['id']}", headers=admin_headers,
+                            json={"status": "scheduled"}), 409, "schedule_full")
+
+
+def test_cancel_complete_and_delete_keep_slot_counters(client, admin_headers, owner,
+                                                       owner_headers, factory):
+    schedule = factory.schedule(max_appointments=4, slot_minutes=120)  # 2, 2
+    regs = [book(client, owner_headers, factory.patient(owner).id, schedule.id).json
+            for _ in range(3)]
+    assert [s["available"] for s in slots_of(client, admin_headers, schedule.id)] == [0, 1]
+    client.put(f"/registrations/{regs[0]['id']}/cancel", headers=owner_headers)
+    assert [s["available"] for s in slots_of(client, admin_headers, schedule.id)] == [1, 1]
+    client.put(f"/registrations/{regs[1]['id']}/complete", headers=admin_headers)
+    assert [s["available"] for s in slots_of(client, admin_headers, schedule.id)] == [1, 1]
+    assert client.delete(f"/registrations/{regs[2]['id']}",
+                         headers=owner_headers).status_code == 204
+    assert [s["available"] for s in slots_of(client, admin_headers, schedule.id)] == [1, 2]
+    assert client.get(f"/schedules/{schedule.id}", headers=admin_headers).json[
+        "available_slots"] == 3

@@ -1,0 +1,14 @@
+"""Setting the hospital's clock in tests: every module that reads it sees the same moment."""
+from __future__ import annotations
+
+import datetime as dt
+
+from app.services import booking, registration_status, schedule_rules
+
+READERS = (booking, registration_status, schedule_rules)
+
+
+def set_clock(monkeypatch, moment: dt.datetime) -> None:
+    """From now on the hospital's wall-clock time is `moment` (naive, hospital time)."""
+    for module in READERS:
+        monkeypatch.setattr(module, "hospital_now", lambda: moment)
