@@ -9,11 +9,16 @@
 
 It uses the app's database settings (DATABASE_URL, or the embedded PostgreSQL when unset) and
 applies the migrations first. Everything is written in one transaction with COPY; the booking
-trigger is bypassed during the load and schedules.booked_count / last_queue_number are then
-computed from the rows in one statement, so every booking rule holds (capacity, one active
-registration per patient and schedule, queue numbers 1..n in booking order, statuses that
-match the clock: past sessions completed / no_show / cancelled, future ones scheduled /
-cancelled).
+and slot layout triggers are bypassed during the load, the slots are laid out and the
+counters of schedules and slots computed from the rows afterwards, one statement each, so
+every booking rule holds (capacity of schedules and slots, one active registration per
+patient and schedule, queue numbers 1..n in booking order, statuses that match the clock:
+past sessions completed / no_show / cancelled, future ones scheduled / cancelled).
+
+The hospital releases schedules (放号) 7 days ahead at 07:00, with a 30-minute booking cutoff
+and a 2-hour cancel deadline; two seeded departments have their own release terms. About 80%
+of the sessions are split into time slots (mostly 30 minutes), filled earliest first.
+Patients booked only released sessions, between release and cutoff.
 
 Options:
   --scale small|large   how much data (default small)
@@ -30,9 +35,11 @@ Options:
   --reset               empty every table first. Admin accounts are KEPT (same ids, passwords
                         and tokens), so you can still log in; their patients and bookings go
                         with the rest, and any doctor link they had is cleared. When no admin
-                        exists, the app creates one on its next start (ADMIN_BOOTSTRAP).
+                        exists, the app creates one on its next start (ADMIN_BOOTSTRAP). The
+                        booking policy is set as above again.
   --append              add a new batch (new doctors, schedules, users, patients and
                         registrations; departments are reused by name) next to existing data.
+                        The booking policy in force is kept, and the batch books by it.
 
 Without --reset or --append it refuses (exit status 2) to touch a database that already holds
 departments, doctors, schedules, patients or registrations. Existing user accounts alone
@@ -95,10 +102,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--reset", action="store_true",
                       help="empty every table first; admin accounts are kept (same ids, "
-                           "passwords and tokens)")
+                           "passwords and tokens) and the booking policy is set again")
     mode.add_argument("--append", action="store_true",
                       help="add a new batch next to the existing data (departments are "
-                           "reused by name)")
+                           "reused by name; the booking policy in force is kept)")
     return parser.parse_args(argv)
 
 

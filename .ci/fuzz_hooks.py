@@ -33,6 +33,8 @@ RULES_OUTSIDE_THE_SCHEMA = {
     ("GET", "/departments/{department_id}/schedules"): {DATE_RANGE},
     ("GET", "/registrations/stats"): {("invalid_date_range", "date_from",
                                        "must not be after date_to")},
+    # a slot_id must name a slot of the booked schedule (the API reference makes it a 400)
+    ("POST", "/registrations/"): {("invalid_slot", "slot_id", "is not a slot of this schedule")},
     ("POST", "/users/me/change_password"): {WRONG_OLD_PASSWORD},
     # acting on oneself needs old_password, which the schema cannot make conditional
     ("POST", "/users/{user_id}/change_password"): {WRONG_OLD_PASSWORD,

@@ -54,7 +54,8 @@ def booking_plan(url: str, timezone: str, n_schedules: int, n_patients: int,
 def create_slotted_schedules(url: str, timezone: str, n_schedules: int) -> list[tuple[int, int]]:
     """New slotted evening schedules (id, free) of random doctors on the seeded future dates.
 
-    A plain INSERT, so the trigger schedules_slots lays out each schedule's slots.
+    A plain INSERT (triggers on), so the trigger schedules_slots lays out each schedule's
+    slots; no lay_out_schedule_slots() needed.
     """
     params = {**_hospital_clock(timezone), "n": n_schedules, "start": SLOTTED_START,
               "end": SLOTTED_END, "capacity": SLOTTED_CAPACITY, "minutes": SLOT_MINUTES}
@@ -82,6 +83,12 @@ def create_slotted_schedules(url: str, timezone: str, n_schedules: int) -> list[
           FROM free
         ON CONFLICT DO NOTHING
         RETURNING id, max_appointments""", params)
+    conn = connect(url)
+    try:
+        with conn.cursor() as cur:  # fresh statistics, as VACUUM (ANALYZE) gave the rest
+            cur.execute("ANALYZE schedules, schedule_slots")
+    finally:
+        conn.close()
     return sorted(created)
 
 

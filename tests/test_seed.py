@@ -23,8 +23,10 @@ ROOT = Path(__file__).resolve().parent.parent
 # A Wednesday, 10:30 at the hospital: the morning sessions of "today" are under way.
 NOW = dt.datetime(2030, 6, 5, 10, 30)
 ID_TABLES = ("departments", "doctors", "schedules", "users", "patients", "registrations")
-TABLES = ("departments", "doctors", "affiliations", "schedules", "users", "patients",
-          "registrations")
+TABLES = ("departments", "doctors", "affiliations", "schedules", "schedule_slots", "users",
+          "patients", "registrations")
+# horizon_days, release_time, booking_cutoff_minutes, cancel_deadline_minutes
+SEEDED_POLICY = (7, dt.time(7, 0), 30, 120)
 
 # Each query returns the rows that break its rule (none expected).
 RULES = {
@@ -87,6 +89,77 @@ RULES = {
          WHERE r.created_at > (s.date + s.start_time) AT TIME ZONE :tz
             OR r.created_at > :now_utc OR r.updated_at < r.created_at
             OR r.updated_at > :now_utc""",
+    "booked after the release and before the cutoff": """
+        SELECT r.id FROM registrations r JOIN schedules s ON s.id = r.schedule_id
+         WHERE r.created_at < schedule_release_at(s.date, s.department_id) AT TIME ZONE :tz
+            OR r.created_at > (registration_visit_start(r.schedule_id, r.slot_id)
+                               - booking_cutoff()) AT TIME ZONE :tz""",
+    "no scheduled registration on a schedule not yet released": """
+        SELECT r.id FROM registrations r JOIN schedules s ON s.id = r.schedule_id
+         WHERE r.status = 'scheduled' AND schedule_release_at(s.date, s.department_id) > :now""",
+    "cancelled before the cancel deadline": """
+        SELECT r.id FROM registrations r CROSS JOIN booking_policy p
+         WHERE r.status = 'cancelled'
+           AND r.updated_at > (registration_visit_start(r.schedule_id, r.slot_id)
+                               - make_interval(mins => p.cancel_deadline_minutes))
+                              AT TIME ZONE :tz""",
+    "slotted schedules have exactly the slots of schedule_slot_layout": """
+        SELECT s.id FROM schedules s
+         WHERE EXISTS ((SELECT l.ordinal, l.start_time, l.end_time, l.capacity
+                          FROM schedule_slot_layout(s.start_time, s.end_time, s.slot_minutes,
+                                                    s.max_appointments) l
+                         WHERE s.slot_minutes IS NOT NULL
+                        EXCEPT
+                        SELECT ordinal, start_time, end_time, capacity FROM schedule_slots
+                         WHERE schedule_id = s.id)
+                       UNION ALL
+                       (SELECT ordinal, start_time, end_time, capacity FROM schedule_slots
+                         WHERE schedule_id = s.id
+                        EXCEPT
+                        SELECT l.ordinal, l.start_time, l.end_time, l.capacity
+                          FROM schedule_slot_layout(s.start_time, s.end_time, s.slot_minutes,
+                                                    s.max_appointments) l
+                         WHERE s.slot_minutes IS NOT NULL))""",
+    "slot capacities add up to max_appointments, at least one place each": """
+        SELECT s.id FROM schedules s JOIN schedule_slots sl ON sl.schedule_id = s.id
+         GROUP BY s.id
+        HAVING sum(sl.capacity) <> max(s.max_appointments) OR min(sl.capacity) < 1""",
+    "a slot's booked_count equals its active registrations": """
+        SELECT sl.id FROM schedule_slots sl LEFT JOIN registrations r ON r.slot_id = sl.id
+         GROUP BY sl.id
+        HAVING max(sl.booked_count)
+               <> count(r.id) FILTER (WHERE r.status IN ('scheduled', 'completed'))""",
+    "no slot above its capacity": """
+        SELECT sl.id FROM schedule_slots sl JOIN registrations r ON r.slot_id = sl.id
+         GROUP BY sl.id
+        HAVING count(*) FILTER (WHERE r.status IN ('scheduled', 'completed'))
+               > max(sl.capacity)
+            -- no-shows held their place when they booked, too
+            OR count(*) FILTER (WHERE r.status <> 'cancelled') > max(sl.capacity)""",
+    "registrations of a slotted schedule have one of its slots, others none": """
+        SELECT r.id FROM registrations r JOIN schedules s ON s.id = r.schedule_id
+          LEFT JOIN schedule_slots sl ON sl.id = r.slot_id
+         WHERE (s.slot_minutes IS NOT NULL AND sl.schedule_id IS DISTINCT FROM s.id)
+            OR (s.slot_minutes IS NULL AND r.slot_id IS NOT NULL)""",
+    "the earliest slots fill first": """
+        WITH used AS (
+            SELECT sl.schedule_id, sl.ordinal, sl.capacity,
+                   count(r.id) FILTER (WHERE r.status <> 'cancelled') AS held
+              FROM schedule_slots sl LEFT JOIN registrations r ON r.slot_id = sl.id
+             GROUP BY sl.id)
+        SELECT a.schedule_id, a.ordinal FROM used a JOIN used b
+            ON b.schedule_id = a.schedule_id AND b.ordinal > a.ordinal
+         WHERE a.held < a.capacity AND b.held > 0""",
+    "slots are taken in booking order": """
+        SELECT id FROM (SELECT r.id, sl.ordinal, lag(sl.ordinal) OVER (
+                               PARTITION BY r.schedule_id ORDER BY r.queue_number) AS before
+                          FROM registrations r JOIN schedule_slots sl ON sl.id = r.slot_id
+                         WHERE r.status <> 'cancelled') ordered
+         WHERE ordinal < before""",
+    "no completed visit in a slot not yet started": """
+        SELECT r.id FROM registrations r JOIN schedules s ON s.id = r.schedule_id
+          JOIN schedule_slots sl ON sl.id = r.slot_id
+         WHERE r.status = 'completed' AND s.date + sl.start_time > :now""",
     "儿科 sees children only": """
         SELECT r.id FROM registrations r JOIN schedules s ON s.id = r.schedule_id
           JOIN departments d ON d.id = s.department_id JOIN patients p ON p.id = r.patient_id
@@ -136,6 +209,14 @@ def counts() -> dict[str, int]:
     return {table: scalar(f"SELECT count(*) FROM {table}") for table in TABLES}
 
 
+def policy() -> tuple | None:
+    row = db.session.execute(text(
+        "SELECT horizon_days, release_time, booking_cutoff_minutes, cancel_deadline_minutes "
+        "FROM booking_policy")).first()
+    db.session.rollback()
+    return None if row is None else tuple(row)
+
+
 def index_definitions() -> list[str]:
     return db.session.execute(text(
         "SELECT indexdef FROM pg_indexes WHERE tablename = 'registrations' ORDER BY 1")
@@ -153,8 +234,9 @@ def test_small_seed_obeys_every_rule(app, committing_db, monkeypatch, superuser,
     report = seed()
     assert report.load_mode == ("replica" if superuser else "trigger")
     assert broken_rules(app) == {}
-    # The schema is as the migration left it: trigger enabled, every index back.
+    # The schema is as the migration left it: triggers enabled, every index back.
     assert scalar("SELECT tgenabled FROM pg_trigger WHERE tgname = 'registrations_book'") == "O"
+    assert scalar("SELECT tgenabled FROM pg_trigger WHERE tgname = 'schedules_slots'") == "O"
     assert index_definitions() == indexes
     # pk, (schedule_id, queue_number), patient_id, slot_id, status, one-active partial,
     # notes trigram
@@ -176,6 +258,39 @@ def test_small_seed_obeys_every_rule(app, committing_db, monkeypatch, superuser,
                db.session.execute(text("SELECT name FROM doctors")))
     assert scalar("SELECT count(DISTINCT phone_number) FROM doctors") == 24
     assert scalar("SELECT count(*) FROM doctors WHERE email !~ '^[a-z]+[0-9]+@'") == 0
+
+
+def test_seed_releases_a_week_ahead_and_slots_most_sessions(app, committing_db):
+    report = seed()
+    assert policy() == SEEDED_POLICY
+    overrides = db.session.execute(text(
+        "SELECT horizon_days, release_time FROM departments "
+        "WHERE horizon_days IS NOT NULL OR release_time IS NOT NULL")).all()
+    assert sorted(overrides, key=str) == [(14, dt.time(8, 0)), (None, dt.time(20, 0))]
+
+    def bookings(where: str) -> tuple[int, int]:
+        """(schedules, their registrations) among the future ones matching `where`."""
+        return tuple(db.session.execute(text(f"""
+            SELECT count(DISTINCT s.id), count(r.id)
+              FROM schedules s JOIN departments d ON d.id = s.department_id
+              LEFT JOIN registrations r ON r.schedule_id = s.id
+             WHERE s.date + s.start_time > :now AND {where}"""), {"now": NOW}).one())
+
+    released = "schedule_release_at(s.date, s.department_id) <= :now"
+    unreleased_schedules, unreleased_bookings = bookings(f"NOT {released}")
+    assert unreleased_schedules > 0 and unreleased_bookings == 0
+    assert bookings(released)[1] > 0
+    # The two-week department's sessions beyond the hospital's week are released and booked.
+    assert bookings("d.horizon_days = 14 AND s.date > CAST(:now AS date) + 7")[1] > 0
+
+    slotted = scalar("SELECT avg((slot_minutes IS NOT NULL)::integer) FROM schedules")
+    assert 0.7 <= slotted <= 0.9
+    assert scalar("SELECT mode() WITHIN GROUP (ORDER BY slot_minutes) FROM schedules "
+                  "WHERE slot_minutes IS NOT NULL") == 30
+    assert report.counts["schedule_slots"] == scalar("SELECT count(*) FROM schedule_slots")
+    assert scalar("SELECT count(*) FROM schedule_slots WHERE booked_count = capacity") > 0
+    assert scalar("SELECT count(*) FROM registrations WHERE slot_id IS NOT NULL "
+                  "AND status IN ('scheduled', 'completed')") > 0
 
 
 def test_seeded_users_share_one_hash_of_the_seed_password(app, committing_db):
@@ -217,8 +332,13 @@ def test_reset_keeps_admins_and_replaces_the_rest(app, committing_db):
     admin = committing_db.admin()
     admin_id, admin_hash = admin.id, admin.password_hash
     seed()
+    db.session.execute(text("UPDATE booking_policy SET horizon_days = 3, "
+                            "cancel_deadline_minutes = 0"))
+    db.session.commit()
     seed(reset=True, seed=11)
     assert broken_rules(app) == {}
+    # The reset emptied booking_policy with every other table: its row is back, as seeded.
+    assert policy() == SEEDED_POLICY
     assert counts()["departments"] == 10
     kept = db.session.execute(text(
         "SELECT id, password_hash FROM users WHERE is_admin")).all()
@@ -232,9 +352,22 @@ def test_reset_keeps_admins_and_replaces_the_rest(app, committing_db):
 def test_append_adds_a_batch_that_obeys_the_rules(app, committing_db):
     seed()
     before = counts()
+    last_id = scalar("SELECT max(id) FROM registrations")
+    # An admin releases ten days ahead at 06:00 now: the appended batch books by that.
+    db.session.execute(text("UPDATE booking_policy SET horizon_days = 10, "
+                            "release_time = '06:00'"))
+    db.session.commit()
     seed(append=True, seed=12)
     after = counts()
     assert broken_rules(app) == {}
+    assert policy() == (10, dt.time(6, 0), 30, 120)
+    beyond_a_week = """
+        SELECT count(*) FROM registrations r JOIN schedules s ON s.id = r.schedule_id
+          JOIN departments d ON d.id = s.department_id
+         WHERE d.horizon_days IS NULL AND s.date > CAST(:now AS date) + 7
+           AND r.id {} :last"""
+    assert scalar(beyond_a_week.format("<="), now=NOW, last=last_id) == 0
+    assert scalar(beyond_a_week.format(">"), now=NOW, last=last_id) > 0
     assert after["doctors"] == 2 * before["doctors"]
     assert after["users"] == 2 * before["users"]
     assert after["registrations"] > before["registrations"]
@@ -257,6 +390,7 @@ def test_command_line_seeds_then_refuses(app, committing_db, test_database):
     seeded = counts()
     assert seeded["doctors"] == 24
     assert broken_rules(app, dt.datetime(2030, 6, 5, 15, 0)) == {}
+    assert policy() == SEEDED_POLICY
 
     second = run_cli(test_database, *args)
     assert second.returncode == 2

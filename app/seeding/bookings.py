@@ -1,26 +1,33 @@
 """Registrations: how many per schedule, then their rows in booking order.
 
 Every rule of the booking service holds by construction: the patients of one schedule are
-distinct (so at most one active registration each), the registrations that held a slot
-(completed, no_show, scheduled) never exceed max_appointments, queue numbers run 1..n in
-booking order, and statuses follow the clock: ended sessions have only completed / no_show /
-cancelled, sessions under way completed / scheduled / cancelled, future ones scheduled /
-cancelled.
+distinct (so at most one active registration each), the registrations that held a place
+(completed, no_show, scheduled) never exceed max_appointments nor, on a slotted schedule,
+their slot's capacity (in booking order each took the earliest slot with room), queue
+numbers run 1..n in booking order, and statuses follow the clock: ended sessions have only
+completed / no_show / cancelled, sessions under way completed / scheduled / cancelled, future
+ones scheduled / cancelled. So does the booking policy: patients booked between a session's
+release and its cutoff (a session not yet released has no bookings at all) and cancelled
+before the cancel deadline.
 """
 from __future__ import annotations
 
 import datetime as dt
 import random
 from collections.abc import Iterator
+from typing import NamedTuple
 
 from app.seeding.accounts import PatientPools
-from app.seeding.catalogue import Clock, Department, ScheduleSlot
+from app.seeding.catalogue import Clock, Department, Session
 from app.seeding.loader import text
+from app.seeding.policy import Terms
+from app.seeding.slots import Layout
 from app.seeding.texts import CHILDREN_ONLY, NOTES, WOMEN_ONLY
 
-REGISTRATION_COLUMNS = ("id", "patient_id", "schedule_id", "status", "notes", "queue_number",
-                        "created_at", "updated_at")
-BOOKING_WINDOW = 14 * 86400  # bookings open two weeks ahead (seconds)
+REGISTRATION_COLUMNS = ("id", "patient_id", "schedule_id", "slot_id", "status", "notes",
+                        "queue_number", "created_at", "updated_at")
+# How far ahead patients book a session that the policy releases at once (seconds).
+BOOKING_WINDOW = 14 * 86400
 CANCEL_SHARE = (0.05, 0.15)
 NO_SHOW_SHARE = 0.08
 FULL_SHARE = 0.05
@@ -48,12 +55,35 @@ def _round(rng: random.Random, value: float) -> int:
     return whole + (rng.random() < value - whole)
 
 
+class Window(NamedTuple):
+    """One session's times (epoch seconds) as its patients saw them."""
+
+    start: float
+    end: float
+    opens: float  # released
+    close: float  # booking closed (the cutoff, or now)
+    cancel_until: float  # the cancel deadline, or now
+
+    @property
+    def bookable(self) -> bool:
+        """Whether patients could book the session at all so far."""
+        return self.opens < self.close
+
+    def cancellable(self, count: int) -> int:
+        """How many of `count` bookings, spread evenly over the window, could have been
+        cancelled in time: the first ones."""
+        share = (self.cancel_until - self.opens) / (self.close - self.opens)
+        return max(0, min(count, int(count * share)))
+
+
 class Bookings:
     """Plans and writes the registrations of a list of schedules."""
 
-    def __init__(self, rng: random.Random, clock: Clock, slots: list[ScheduleSlot],
-                 departments: list[Department], pools: PatientPools) -> None:
-        self.rng, self.clock, self.slots = rng, clock, slots
+    def __init__(self, rng: random.Random, clock: Clock, sessions: list[Session],
+                 departments: list[Department], pools: PatientPools, terms: Terms,
+                 layouts: dict[int, Layout]) -> None:
+        self.rng, self.clock, self.sessions = rng, clock, sessions
+        self.terms, self.layouts = terms, layouts
         names = {dep.id: dep.name for dep in departments}
         self.pool_of = {}
         for dep_id, name in names.items():
@@ -63,36 +93,59 @@ class Bookings:
                 self.pool_of[dep_id] = pools.women
             else:
                 self.pool_of[dep_id] = pools.everyone
-        self.counts: list[tuple[int, int]] = []  # (slot-holding, cancelled) per slot
+        self.windows = [self._window(ses) for ses in sessions]
+        self.counts: list[tuple[int, int]] = []  # (place-holding, cancelled) per session
 
-    def _fill(self, slot: ScheduleSlot) -> float:
+    def _window(self, ses: Session) -> Window:
+        now, terms = self.clock.now.timestamp(), self.terms
+        start = self.clock.at(ses.date, ses.start).timestamp()
+        close = min(start - terms.cutoff, now)
+        opens = terms.releases.get(ses.id)
+        if opens is None:
+            opens = min(start - BOOKING_WINDOW, close - 3600)
+        return Window(start, self.clock.at(ses.date, ses.end).timestamp(), opens, close,
+                      min(start - terms.cancel_deadline, now))
+
+    def _fill(self, ses: Session) -> float:
         """How full a schedule tends to be: past ones well booked, far-off ones sparsely."""
-        days_ahead = (slot.date - self.clock.today).days
+        days_ahead = (ses.date - self.clock.today).days
         if days_ahead <= 0:
             return self.rng.uniform(0.55, 1.0)
         return min(1.0, max(0.05, 0.95 - 0.06 * days_ahead) * self.rng.uniform(0.7, 1.1))
 
     def plan(self, target: int, minimum: int = 0) -> int:
-        """Decide the counts per schedule: about `target` in all, at least `minimum`."""
+        """Decide the counts per schedule: about `target` in all, at least `minimum`.
+
+        Sessions not yet released take none, so the others (the past ones first of all,
+        being the fullest) carry the target.
+        """
         rng = self.rng
-        limits = [min(slot.max_appointments, len(self.pool_of[slot.department_id]))
-                  for slot in self.slots]
-        weights = [self._fill(slot) * slot.max_appointments for slot in self.slots]
+        limits = [min(ses.max_appointments, len(self.pool_of[ses.department_id]))
+                  if window.bookable else 0
+                  for ses, window in zip(self.sessions, self.windows, strict=True)]
+        weights = [self._fill(ses) * ses.max_appointments if limit else 0.0
+                   for ses, limit in zip(self.sessions, limits, strict=True)]
         mean_cancel = sum(CANCEL_SHARE) / 2
         scale = target / (1 + mean_cancel) / (sum(weights) or 1)
         self.counts = []
-        for slot, weight, limit in zip(self.slots, weights, limits, strict=True):
+        for ses, window, weight, limit in zip(self.sessions, self.windows, weights, limits,
+                                              strict=True):
+            if not limit:
+                self.counts.append((0, 0))
+                continue
             held = min(limit, _round(rng, weight * scale))
             if rng.random() < FULL_SHARE:  # the popular sessions: booked out
                 held = limit
-            pool = len(self.pool_of[slot.department_id])
+            pool = len(self.pool_of[ses.department_id])
             cancelled = min(pool - held, _round(rng, held * rng.uniform(*CANCEL_SHARE)))
+            while cancelled > window.cancellable(held + cancelled):
+                cancelled -= 1
             self.counts.append((held, cancelled))
         total = sum(held + cancelled for held, cancelled in self.counts)
         tries = 0
-        while total < minimum and self.slots and tries < 20 * (minimum - total) + 1000:
+        while total < minimum and self.sessions and tries < 20 * (minimum - total) + 1000:
             tries += 1
-            index = rng.randrange(len(self.slots))
+            index = rng.randrange(len(self.sessions))
             held, cancelled = self.counts[index]
             if held < limits[index]:
                 self.counts[index] = (held + 1, cancelled)
@@ -101,30 +154,36 @@ class Bookings:
 
     def lines(self, first_id: int, grace_minutes: int) -> Iterator[str]:
         """COPY lines of every planned registration, schedule by schedule."""
-        rng, clock = self.rng, self.clock
-        now = clock.now.timestamp()
+        rng = self.rng
+        now = self.clock.now.timestamp()
         grace = grace_minutes * 60
         reg_id = first_id
-        for slot, (held, cancelled) in zip(self.slots, self.counts, strict=True):
+        for ses, window, (held, cancelled) in zip(self.sessions, self.windows, self.counts,
+                                                  strict=True):
             count = held + cancelled
             if not count:
                 continue
-            patients = rng.sample(self.pool_of[slot.department_id], count)
-            cancelled_at = set(rng.sample(range(count), cancelled))
-            start = clock.at(slot.date, slot.start).timestamp()
-            end = clock.at(slot.date, slot.end).timestamp()
-            close = min(start, now)
-            opens = min(start - BOOKING_WINDOW, close - 3600)
-            span = close - opens
+            patients = rng.sample(self.pool_of[ses.department_id], count)
+            cancelled_at = set(rng.sample(range(window.cancellable(count)), cancelled))
+            start, end, opens = window.start, window.end, window.opens
+            span = window.close - opens
+            layout = self.layouts.get(ses.id)
             visit_step = (end - start) / (held or 1)
-            turn = 0
+            slot_id, turn = "\\N", 0
             for index in range(count):
                 created = opens + span * (index + rng.random()) / count
                 if index in cancelled_at:
-                    status, updated = "cancelled", created + rng.random() * (close - created)
+                    if layout is not None:  # it had the place the next booking then took
+                        slot_id = layout.place(min(turn + 1, ses.max_appointments))[0]
+                    status = "cancelled"
+                    updated = created + rng.random() * max(0.0, window.cancel_until - created)
                 else:
                     turn += 1
-                    visit = start + visit_step * turn
+                    if layout is None:
+                        visit = start + visit_step * turn
+                    else:
+                        slot_id, over = layout.place(turn)
+                        visit = start + over
                     if end <= now:
                         if rng.random() < NO_SHOW_SHARE:
                             status, updated = "no_show", min(end + grace, now)
@@ -135,6 +194,6 @@ class Bookings:
                     else:
                         status, updated = "scheduled", created
                 notes = text(rng.choice(NOTES)) if rng.random() < NOTES_SHARE else "\\N"
-                yield (f"{reg_id}\t{patients[index]}\t{slot.id}\t{status}\t{notes}\t"
-                       f"{index + 1}\t{_stamp(created)}\t{_stamp(updated)}\n")
+                yield (f"{reg_id}\t{patients[index]}\t{ses.id}\t{slot_id}\t{status}\t"
+                       f"{notes}\t{index + 1}\t{_stamp(created)}\t{_stamp(updated)}\n")
                 reg_id += 1

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from app.seeding.loader import text, ts
 from app.seeding.people import People
+from app.seeding.slots import choose_slot_minutes
 from app.seeding.texts import DEPARTMENTS, EMAIL_DOMAIN, ROUND_THE_CLOCK, TITLE_YEARS, TITLES
 
 MORNING = (dt.time(8, 0), dt.time(12, 0))
@@ -46,6 +47,8 @@ class Department:
     description: str
     specialties: tuple[str, ...]
     new: bool = True
+    horizon_days: int | None = None  # release overrides (None: the hospital's)
+    release_time: dt.time | None = None
 
 
 @dataclass
@@ -60,7 +63,9 @@ class Doctor:
 
 
 @dataclass(frozen=True)
-class ScheduleSlot:
+class Session:
+    """One schedule row: a doctor's half-day in a department."""
+
     id: int
     doctor_id: int
     department_id: int
@@ -68,6 +73,7 @@ class ScheduleSlot:
     start: dt.time
     end: dt.time
     max_appointments: int
+    slot_minutes: int | None
 
 
 def pick_departments(rng: random.Random, count: int | None) -> list[tuple[str, str, tuple]]:
@@ -83,7 +89,10 @@ def department_lines(departments: list[Department], clock: Clock, rng: random.Ra
     for dep in departments:
         if dep.new:
             created = ts(clock.days_ago(rng, 700, 1000))
-            yield f"{dep.id}\t{text(dep.name)}\t{text(dep.description)}\t{created}\t{created}\n"
+            horizon = "\\N" if dep.horizon_days is None else str(dep.horizon_days)
+            release = "\\N" if dep.release_time is None else dep.release_time.isoformat()
+            yield (f"{dep.id}\t{text(dep.name)}\t{text(dep.description)}\t{horizon}\t"
+                   f"{release}\t{created}\t{created}\n")
 
 
 def make_doctors(people: People, rng: random.Random, departments: list[Department],
@@ -143,10 +152,10 @@ def expected_sessions(dates: list[dt.date]) -> float:
 
 def make_schedules(rng: random.Random, doctors: list[Doctor], departments: list[Department],
                    dates: list[dt.date], capacities: tuple[int, ...],
-                   first_id: int) -> list[ScheduleSlot]:
+                   first_id: int) -> list[Session]:
     """At most one morning and one afternoon per doctor and date: never overlapping."""
     emergency = {dep.id for dep in departments if dep.name in ROUND_THE_CLOCK}
-    slots: list[ScheduleSlot] = []
+    sessions: list[Session] = []
     for date in dates:
         for doc in doctors:
             chance = session_chance(date, doc.department_ids[0] in emergency)
@@ -156,16 +165,19 @@ def make_schedules(rng: random.Random, doctors: list[Doctor], departments: list[
                 dep_id = doc.department_ids[0]
                 if len(doc.department_ids) > 1 and rng.random() < 0.3:
                     dep_id = rng.choice(doc.department_ids[1:])
-                slots.append(ScheduleSlot(first_id + len(slots), doc.id, dep_id, date, start,
-                                          end, rng.choice(capacities)))
-    return slots
+                capacity = rng.choice(capacities)
+                sessions.append(Session(first_id + len(sessions), doc.id, dep_id, date, start,
+                                        end, capacity,
+                                        choose_slot_minutes(rng, start, end, capacity)))
+    return sessions
 
 
-def schedule_lines(slots: list[ScheduleSlot], clock: Clock, rng: random.Random):
+def schedule_lines(sessions: list[Session], clock: Clock, rng: random.Random):
     """COPY lines of schedules (counters are set from the registrations afterwards)."""
-    for slot in slots:
-        published = clock.at(slot.date, slot.start) - dt.timedelta(days=rng.uniform(15, 30))
+    for ses in sessions:
+        published = clock.at(ses.date, ses.start) - dt.timedelta(days=rng.uniform(15, 30))
         created = ts(min(published, clock.now - dt.timedelta(hours=1)))
-        yield (f"{slot.id}\t{slot.doctor_id}\t{slot.department_id}\t{slot.date.isoformat()}\t"
-               f"{slot.start.isoformat()}\t{slot.end.isoformat()}\t{slot.max_appointments}\t"
-               f"{created}\t{created}\n")
+        minutes = "\\N" if ses.slot_minutes is None else str(ses.slot_minutes)
+        yield (f"{ses.id}\t{ses.doctor_id}\t{ses.department_id}\t{ses.date.isoformat()}\t"
+               f"{ses.start.isoformat()}\t{ses.end.isoformat()}\t{ses.max_appointments}\t"
+               f"{minutes}\t{created}\t{created}\n")

@@ -14,7 +14,8 @@ from app.models import Base
 CHUNK_ROWS = 50_000
 # The tables whose rows mean "this database already has data to seed around".
 DATA_TABLES = ("departments", "doctors", "schedules", "patients", "registrations")
-BOOKING_TRIGGER = "registrations_book"
+# The per-row triggers a bulk load does in one statement afterwards: (table, trigger).
+BULK_TRIGGERS = (("registrations", "registrations_book"), ("schedules", "schedules_slots"))
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
@@ -165,12 +166,14 @@ def begin_bulk_load(cur: Cursor) -> str:
 
     As a superuser, session_replication_role=replica skips every trigger, including the
     foreign-key checks (the generated ids are consistent by construction). Otherwise only the
-    booking trigger is disabled: its counters are recomputed in one statement afterwards.
+    booking trigger and the slot layout trigger are disabled: the counters are recomputed and
+    the slots laid out in one statement each afterwards.
     """
     if is_superuser(cur):
         cur.execute("SET LOCAL session_replication_role = replica")
         return "replica"
-    cur.execute(f"ALTER TABLE registrations DISABLE TRIGGER {BOOKING_TRIGGER}")
+    for table, trigger in BULK_TRIGGERS:
+        cur.execute(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}")
     return "trigger"
 
 
@@ -179,7 +182,8 @@ def end_bulk_load(cur: Cursor, mode: str) -> None:
     if mode == "replica":
         cur.execute("SET LOCAL session_replication_role = origin")
     else:
-        cur.execute(f"ALTER TABLE registrations ENABLE TRIGGER {BOOKING_TRIGGER}")
+        for table, trigger in BULK_TRIGGERS:
+            cur.execute(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}")
 
 
 def refresh_schedule_counters(cur: Cursor, first_schedule_id: int) -> int:
@@ -194,5 +198,20 @@ def refresh_schedule_counters(cur: Cursor, first_schedule_id: int) -> int:
                  WHERE schedule_id >= %(first)s
                  GROUP BY schedule_id) AS r
          WHERE s.id = r.schedule_id
+    """, {"first": first_schedule_id})
+    return cur.rowcount
+
+
+def refresh_slot_counters(cur: Cursor, first_schedule_id: int) -> int:
+    """Set booked_count of the new schedules' slots from their registrations."""
+    cur.execute("""
+        UPDATE schedule_slots AS sl
+           SET booked_count = r.active
+          FROM (SELECT slot_id,
+                       count(*) FILTER (WHERE registration_holds_slot(status)) AS active
+                  FROM registrations
+                 WHERE schedule_id >= %(first)s AND slot_id IS NOT NULL
+                 GROUP BY slot_id) AS r
+         WHERE sl.id = r.slot_id AND sl.booked_count <> r.active
     """, {"first": first_schedule_id})
     return cur.rowcount

@@ -21,6 +21,7 @@ from app.seeding.bookings import REGISTRATION_COLUMNS, Bookings
 from app.seeding.catalogue import (
     Clock,
     Department,
+    Session,
     affiliation_lines,
     department_lines,
     doctor_lines,
@@ -31,8 +32,10 @@ from app.seeding.catalogue import (
     schedule_lines,
 )
 from app.seeding.people import People
+from app.seeding.policy import give_own_terms, put_hospital_policy, read_terms
 from app.seeding.progress import Progress
 from app.seeding.scales import SCALES, ScaleSpec
+from app.seeding.slots import Layout, lay_out_slots
 
 DEFAULT_PASSWORD = "seed-password"
 # From this many registrations on, their secondary indexes are rebuilt once after the COPY.
@@ -135,11 +138,13 @@ class _Run:
         if "id" in columns:
             loader.sync_sequence(self.cur, table)
 
-    def catalogue(self, dates: list[dt.date]) -> tuple[list[Department], list]:
+    def catalogue(self, dates: list[dt.date]) -> tuple[list[Department], list[Session]]:
         """Departments, doctors, affiliations and schedules."""
         cur, rng, clock = self.cur, self.rng, self.clock
         departments = _departments(cur, rng, self.spec)
-        self.load("departments", ("id", "name", "description", "created_at", "updated_at"),
+        give_own_terms(departments)
+        self.load("departments", ("id", "name", "description", "horizon_days", "release_time",
+                                  "created_at", "updated_at"),
                   department_lines(departments, clock, rng), sum(d.new for d in departments))
         doctors = make_doctors(self.people, rng, departments, _doctor_count(self.spec, dates),
                                loader.next_free_id(cur, "doctors"))
@@ -149,12 +154,25 @@ class _Run:
         self.load("affiliations", ("doctor_id", "department_id", "created_at"),
                   affiliation_lines(doctors, clock, rng),
                   sum(len(doc.department_ids) for doc in doctors))
-        slots = make_schedules(rng, doctors, departments, dates, self.spec.capacities,
-                               loader.next_free_id(cur, "schedules"))
+        sessions = make_schedules(rng, doctors, departments, dates, self.spec.capacities,
+                                  loader.next_free_id(cur, "schedules"))
         self.load("schedules", ("id", "doctor_id", "department_id", "date", "start_time",
-                                "end_time", "max_appointments", "created_at", "updated_at"),
-                  schedule_lines(slots, clock, rng), len(slots))
-        return departments, slots
+                                "end_time", "max_appointments", "slot_minutes", "created_at",
+                                "updated_at"),
+                  schedule_lines(sessions, clock, rng), len(sessions))
+        return departments, sessions
+
+    def slots(self, sessions: list[Session]) -> dict[int, Layout]:
+        """The time slots of the new slotted schedules, laid out by the database."""
+        if not sessions:
+            self.report.counts["schedule_slots"] = 0
+            return {}
+        with Progress("schedule_slots", 0, self.stream) as progress:
+            made, layouts = lay_out_slots(self.cur, sessions[0].id)
+            progress.total = made  # known once the database has laid them out
+            progress.advance(made)
+        self.report.counts["schedule_slots"] = made
+        return layouts
 
     def accounts(self):
         """Users (sharing one password hash) and their patients."""
@@ -169,10 +187,14 @@ class _Run:
                   len(accounts.patient_lines))
         return accounts
 
-    def registrations(self, departments, slots, accounts, grace_minutes: int) -> None:
-        """Registrations, then the schedules' counters computed from them."""
+    def registrations(self, departments, sessions, layouts, accounts,
+                      grace_minutes: int) -> None:
+        """Registrations, then the counters of schedules and slots computed from them."""
         cur = self.cur
-        bookings = Bookings(self.rng, self.clock, slots, departments, accounts.pools)
+        first_schedule = sessions[0].id if sessions else loader.next_free_id(cur, "schedules")
+        terms = read_terms(cur, first_schedule, self.clock.tz.key)
+        bookings = Bookings(self.rng, self.clock, sessions, departments, accounts.pools, terms,
+                            layouts)
         planned = bookings.plan(self.spec.registrations, self.spec.min_registrations)
         first_id = loader.next_free_id(cur, "registrations")
         rebuild = (loader.drop_plain_indexes(cur, "registrations")
@@ -184,8 +206,9 @@ class _Run:
                 for definition in rebuild:
                     loader.create_indexes(cur, [definition])
                     progress.advance()
-        if slots:
-            loader.refresh_schedule_counters(cur, slots[0].id)
+        if sessions:
+            loader.refresh_schedule_counters(cur, sessions[0].id)
+            loader.refresh_slot_counters(cur, sessions[0].id)
 
     def run(self, config) -> None:
         """Everything, in the order foreign keys need."""
@@ -197,6 +220,10 @@ class _Run:
                               "replace it or --append to add to it.")
         if options.reset:
             self.report.kept_admins = loader.reset_keeping_admins(cur)
+        if options.reset or not present:
+            # An appended batch leaves the policy as it is (an admin may have changed it) and
+            # books by whatever is in force.
+            put_hospital_policy(cur)
         self.report.load_mode = loader.begin_bulk_load(cur)
         self.report.password_hash = seed_password_hash(options.password,
                                                        config["PASSWORD_HASH_METHOD"], self.rng)
@@ -205,9 +232,11 @@ class _Run:
         today = self.clock.today
         dates = [today + dt.timedelta(days=offset)
                  for offset in range(-options.past_days, options.days)]
-        departments, slots = self.catalogue(dates)
+        departments, sessions = self.catalogue(dates)
+        layouts = self.slots(sessions)
         accounts = self.accounts()
-        self.registrations(departments, slots, accounts, config["NO_SHOW_GRACE_MINUTES"])
+        self.registrations(departments, sessions, layouts, accounts,
+                           config["NO_SHOW_GRACE_MINUTES"])
         loader.end_bulk_load(cur, self.report.load_mode)
 
 
@@ -246,8 +275,8 @@ def _analyze() -> None:
     try:
         cur = connection.cursor()
         cur.execute("SET LOCAL statement_timeout = 0")
-        cur.execute("ANALYZE departments, doctors, affiliations, schedules, users, patients, "
-                    "registrations")
+        cur.execute("ANALYZE departments, doctors, affiliations, schedules, schedule_slots, "
+                    "users, patients, registrations")
         connection.commit()
     finally:
         connection.close()

@@ -26,10 +26,18 @@ def hospital_now() -> dt.datetime:
 
 
 def aware(moment: dt.datetime | None) -> dt.datetime | None:
-    """A hospital wall-clock time as a timezone-aware datetime (None stays None)."""
+    """A hospital wall-clock time as a timezone-aware datetime (None stays None).
+
+    Far-past dates fall in a zone's local mean time, whose offset has seconds (+08:05:43),
+    which RFC 3339 date-times cannot carry: those are given in UTC, the same instant.
+    """
     if moment is None:
         return None
-    return moment.replace(tzinfo=hospital_zone())
+    local = moment.replace(tzinfo=hospital_zone())
+    offset = local.utcoffset()
+    if offset is not None and offset.seconds % 60:
+        return local.astimezone(dt.UTC)
+    return local
 
 
 def hospital_today() -> dt.date:

@@ -24,6 +24,8 @@ SORT_COLUMNS = {
     "updated_at": (Schedule.updated_at,),
 }
 FIELDS = ("doctor_id", "department_id", "date", "start_time", "end_time", "max_appointments")
+# The fields whose change lays a slotted schedule's slots out anew.
+LAYOUT_FIELDS = ("start_time", "end_time", "slot_minutes")
 SLOT_SORT_COLUMNS = {"start_time": (ScheduleSlot.start_time,), "id": (ScheduleSlot.id,)}
 
 
@@ -93,16 +95,25 @@ def update_schedule(schedule_id: int, changes: dict[str, Any]) -> Schedule:
         raise not_found("Schedule", schedule_id)
     merged = {key: changes.get(key, getattr(schedule, key)) for key in FIELDS}
     check_schedule(**merged, booked_count=schedule.booked_count, exclude_id=schedule.id)
+    relaid = [key for key in LAYOUT_FIELDS
+              if key in changes and changes[key] != getattr(schedule, key)]
     for key in (*FIELDS, "slot_minutes"):
         if key in changes:
             setattr(schedule, key, changes[key])
     # The slot rules are held by the database (trigger schedules_slots): new times or slot
     # length are refused while the schedule holds active registrations, and a capacity
     # that would leave a slot below its bookings is refused by the slots' CHECK.
-    commit({"ck_schedule_slots_capacity": Conflict(
-        f"max_appointments cannot be {merged['max_appointments']}: a time slot would hold "
-        "fewer places than it has booked", "capacity_below_booked",
-        {"max_appointments": "a time slot would hold fewer places than it has booked"})})
+    commit({
+        "ck_schedules_slots_unbooked": Conflict(
+            f"Schedule {schedule_id} holds active registrations; its times and time slots "
+            "cannot change", "schedule_has_bookings",
+            {key: "cannot change while the schedule holds active registrations"
+             for key in relaid or ["slot_minutes"]}),
+        "ck_schedule_slots_capacity": Conflict(
+            f"max_appointments cannot be {merged['max_appointments']}: a time slot would "
+            "hold fewer places than it has booked", "capacity_below_booked",
+            {"max_appointments": "a time slot would hold fewer places than it has booked"}),
+    })
     return schedule
 
 

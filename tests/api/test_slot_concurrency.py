@@ -53,7 +53,8 @@ def test_forty_families_choose_one_slot_of_three_places(live_server, committing_
 def test_sixty_families_book_one_slotted_schedule_every_which_way(live_server, committing_db):
     """Earliest-free and chosen slots at once: no slot and no schedule over capacity."""
     factory = committing_db
-    schedule_id = factory.schedule(max_appointments=20, slot_minutes=30).id  # 8 slots: 3,3,3,3,2,2,2,2
+    # 8 slots holding 3, 3, 3, 3, 2, 2, 2, 2
+    schedule_id = factory.schedule(max_appointments=20, slot_minutes=30).id
     slots = [row[0] for row in slot_rows(schedule_id)]
     crowd = families(factory, 60)
     db.session.close()

@@ -11,6 +11,7 @@ from app.extensions import db
 from app.models import Schedule
 from app.services import schedule_rules, schedules
 from app.services.schedule_rules import (
+    aware,
     check_schedule,
     guard_active_registrations,
     hospital_now,
@@ -115,3 +116,11 @@ def test_guard_counts_future_dates_and_ignores_past_ones(app, factory, monkeypat
     with pytest.raises(Conflict) as err:
         guard_active_registrations(Schedule.doctor_id == doc.id, "Doctor", force=False)
     assert err.value.errors == {"registrations": "2 future scheduled registrations"}
+
+
+def test_aware_times_carry_whole_minute_offsets(app):
+    with app.app_context():
+        assert aware(dt.datetime(2026, 12, 1, 7, 0)).isoformat() == "2026-12-01T07:00:00+08:00"
+        # Shanghai's local mean time (+08:05:43) before 1901: given in UTC instead.
+        assert aware(dt.datetime(94, 3, 1, 8, 0)).isoformat() == "0094-02-28T23:54:17+00:00"
+        assert aware(None) is None
