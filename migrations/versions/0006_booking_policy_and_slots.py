@@ -28,10 +28,19 @@ branch_labels = None
 depends_on = None
 
 POLICY_FUNCTIONS = """
+-- The release instant (放号): release_time on D - horizon_days, the department's terms
+-- before the hospital's; NULL (no horizon) means always released. Pure, so the planner
+-- inlines it wherever it is called.
+CREATE FUNCTION release_instant(p_date date, p_department_horizon integer,
+                                p_department_time time, p_horizon integer, p_time time)
+RETURNS timestamp LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN (p_date - COALESCE(p_department_horizon, p_horizon))
+       + COALESCE(p_department_time, p_time);
+
 CREATE FUNCTION schedule_release_at(p_date date, p_department_id integer) RETURNS timestamp
 LANGUAGE sql STABLE PARALLEL SAFE
-RETURN (SELECT (p_date - COALESCE(d.horizon_days, p.horizon_days))
-               + COALESCE(d.release_time, p.release_time)
+RETURN (SELECT release_instant(p_date, d.horizon_days, d.release_time,
+                               p.horizon_days, p.release_time)
           FROM booking_policy AS p
           LEFT JOIN departments AS d ON d.id = p_department_id
          WHERE p.id = 1);
@@ -132,15 +141,20 @@ CREATE TRIGGER schedules_cache_edit
 """
 
 VISIT = """
+-- The suggested visit time (建议就诊时间): the slot's time, else the schedule's.
+CREATE FUNCTION visit_at(p_date date, p_slot_time time, p_schedule_time time)
+RETURNS timestamp LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN p_date + COALESCE(p_slot_time, p_schedule_time);
+
 CREATE FUNCTION registration_visit_start(p_schedule_id integer, p_slot_id integer)
 RETURNS timestamp LANGUAGE sql STABLE PARALLEL SAFE
-RETURN (SELECT s.date + COALESCE(sl.start_time, s.start_time)
+RETURN (SELECT visit_at(s.date, sl.start_time, s.start_time)
           FROM schedules AS s LEFT JOIN schedule_slots AS sl ON sl.id = p_slot_id
          WHERE s.id = p_schedule_id);
 
 CREATE FUNCTION registration_visit_end(p_schedule_id integer, p_slot_id integer)
 RETURNS timestamp LANGUAGE sql STABLE PARALLEL SAFE
-RETURN (SELECT s.date + COALESCE(sl.end_time, s.end_time)
+RETURN (SELECT visit_at(s.date, sl.end_time, s.end_time)
           FROM schedules AS s LEFT JOIN schedule_slots AS sl ON sl.id = p_slot_id
          WHERE s.id = p_schedule_id);
 
@@ -303,7 +317,8 @@ DROP FUNCTION book_registration(integer, integer, text, integer, boolean,
 -- already holds a place on the schedule hears that first; a full schedule before a full
 -- slot). Admins are bound by neither release nor cutoff. The checks run under the schedule
 -- row's lock, which every writer of registrations takes first; the CHECK constraints on
--- the counters (kept by the registration triggers) hold capacity whatever happens.
+-- the counters (kept by the registration triggers) hold capacity whatever happens. The
+-- policy and the department's release terms come with the locked row, in one statement.
 CREATE FUNCTION book_registration(
     p_patient_id integer, p_schedule_id integer, p_slot_id integer, p_notes text,
     p_user_id integer, p_is_admin boolean, p_now timestamp without time zone)
@@ -317,10 +332,9 @@ DECLARE
     v_owner integer;
     s record;
     v_slot_start time;
+    v_slot_end time;
     v_slot_booked integer;
     v_slot_capacity integer;
-    v_slot_id integer;
-    v_cutoff interval;
 BEGIN
     SELECT p.user_id INTO v_owner FROM patients AS p WHERE p.id = p_patient_id;
     IF NOT FOUND OR (NOT p_is_admin AND v_owner IS DISTINCT FROM p_user_id) THEN
@@ -329,19 +343,25 @@ BEGIN
         RETURN;
     END IF;
 
-    SELECT sc.date, sc.start_time, sc.booked_count, sc.max_appointments, sc.slot_minutes,
-           sc.status, sc.department_id
+    SELECT sc.date, sc.start_time, sc.end_time, sc.booked_count, sc.max_appointments,
+           sc.slot_minutes, sc.status,
+           release_instant(sc.date, d.horizon_days, d.release_time, pol.horizon_days,
+                           pol.release_time) AS release_at,
+           make_interval(mins => COALESCE(pol.booking_cutoff_minutes, 0)) AS cutoff
       INTO s
-      FROM schedules AS sc WHERE sc.id = p_schedule_id
-       FOR UPDATE;
+      FROM schedules AS sc
+      JOIN departments AS d ON d.id = sc.department_id
+      LEFT JOIN booking_policy AS pol ON pol.id = 1
+     WHERE sc.id = p_schedule_id
+       FOR UPDATE OF sc;
     IF NOT FOUND THEN
         outcome := 'schedule_not_found';
         RETURN NEXT;
         RETURN;
     END IF;
     IF p_slot_id IS NOT NULL THEN
-        SELECT sl.start_time, sl.booked_count, sl.capacity
-          INTO v_slot_start, v_slot_booked, v_slot_capacity
+        SELECT sl.start_time, sl.end_time, sl.booked_count, sl.capacity
+          INTO v_slot_start, v_slot_end, v_slot_booked, v_slot_capacity
           FROM schedule_slots AS sl
          WHERE sl.id = p_slot_id AND sl.schedule_id = p_schedule_id;
         IF NOT FOUND THEN
@@ -356,21 +376,17 @@ BEGIN
     ELSIF s.status <> 'open' THEN
         outcome := 'schedule_suspended';
     ELSIF NOT p_is_admin THEN
-        release_at := schedule_release_at(s.date, s.department_id);
-        v_cutoff := booking_cutoff();
-        IF release_at > p_now THEN
+        IF s.release_at > p_now THEN
             outcome := 'not_yet_released';
+            release_at := s.release_at;
         ELSIF s.slot_minutes IS NULL OR p_slot_id IS NOT NULL THEN
-            IF s.date + COALESCE(v_slot_start, s.start_time) - v_cutoff <= p_now THEN
+            IF s.date + COALESCE(v_slot_start, s.start_time) - s.cutoff <= p_now THEN
                 outcome := 'booking_closed';
             END IF;
         ELSIF NOT EXISTS (SELECT FROM schedule_slots AS sl
                            WHERE sl.schedule_id = p_schedule_id
-                             AND s.date + sl.start_time - v_cutoff > p_now) THEN
+                             AND s.date + sl.start_time - s.cutoff > p_now) THEN
             outcome := 'booking_closed';
-        END IF;
-        IF outcome IS DISTINCT FROM 'not_yet_released' THEN
-            release_at := NULL;
         END IF;
     END IF;
     IF outcome IS NOT NULL THEN
@@ -379,13 +395,14 @@ BEGIN
     END IF;
 
     IF p_slot_id IS NOT NULL THEN
-        v_slot_id := p_slot_id;
+        reg_slot_id := p_slot_id;
     ELSIF s.slot_minutes IS NOT NULL THEN
         -- The earliest slot with a free place (for patients, not past the cutoff).
-        SELECT sl.id INTO v_slot_id FROM schedule_slots AS sl
+        SELECT sl.id, sl.start_time, sl.end_time INTO reg_slot_id, v_slot_start, v_slot_end
+          FROM schedule_slots AS sl
          WHERE sl.schedule_id = p_schedule_id
            AND schedule_within_capacity(sl.booked_count + 1, sl.capacity)
-           AND (p_is_admin OR s.date + sl.start_time - v_cutoff > p_now)
+           AND (p_is_admin OR s.date + sl.start_time - s.cutoff > p_now)
          ORDER BY sl.ordinal
          LIMIT 1;
     END IF;
@@ -401,23 +418,23 @@ BEGIN
     ELSIF p_slot_id IS NOT NULL
           AND NOT schedule_within_capacity(v_slot_booked + 1, v_slot_capacity) THEN
         outcome := 'slot_full';
-    ELSIF s.slot_minutes IS NOT NULL AND v_slot_id IS NULL THEN
+    ELSIF s.slot_minutes IS NOT NULL AND reg_slot_id IS NULL THEN
         -- Places are left only in slots past the cutoff.
         outcome := 'booking_closed';
     END IF;
     IF outcome IS NOT NULL THEN
+        reg_slot_id := NULL;
         RETURN NEXT;
         RETURN;
     END IF;
 
     INSERT INTO registrations AS r (patient_id, schedule_id, slot_id, status, notes)
-    VALUES (p_patient_id, p_schedule_id, v_slot_id, 'scheduled', p_notes)
-    RETURNING r.id, r.status, r.notes, r.queue_number, r.slot_id,
-              registration_visit_start(r.schedule_id, r.slot_id),
-              registration_visit_end(r.schedule_id, r.slot_id),
-              r.created_at, r.updated_at
-         INTO registration_id, reg_status, reg_notes, reg_queue_number, reg_slot_id,
-              reg_visit_start, reg_visit_end, reg_created_at, reg_updated_at;
+    VALUES (p_patient_id, p_schedule_id, reg_slot_id, 'scheduled', p_notes)
+    RETURNING r.id, r.status, r.notes, r.queue_number, r.created_at, r.updated_at
+         INTO registration_id, reg_status, reg_notes, reg_queue_number,
+              reg_created_at, reg_updated_at;
+    reg_visit_start := visit_at(s.date, v_slot_start, s.start_time);
+    reg_visit_end := visit_at(s.date, v_slot_end, s.end_time);
     outcome := 'booked';
     RETURN NEXT;
 END;
@@ -516,8 +533,10 @@ def downgrade():
         DROP FUNCTION schedule_closes_at(integer, date, time, integer);
         DROP FUNCTION registration_visit_start(integer, integer);
         DROP FUNCTION registration_visit_end(integer, integer);
+        DROP FUNCTION visit_at(date, time, time);
         DROP FUNCTION booking_cutoff();
         DROP FUNCTION schedule_release_at(date, integer);
+        DROP FUNCTION release_instant(date, integer, time, integer, time);
     """)
     op.drop_index(op.f("ix_registrations_slot_id"), table_name="registrations")
     op.drop_constraint(op.f("fk_registrations_slot_id_schedule_slots"), "registrations",
