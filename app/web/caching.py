@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import math
 import re
 
 from flask import Flask, Response, current_app, g, request
@@ -157,13 +156,10 @@ def _etag_and_store(response: Response) -> Response:
     if key is not None:
         until = request.environ.get(VALID_UNTIL_KEY)
         try:
-            if until is None:
-                cache.set(key, (etag, body, None))
-            else:
-                seconds = (until - request_moment()).total_seconds()
-                if seconds > 0:  # kept no longer than it is worth serving
-                    timeout = min(math.ceil(seconds), current_app.config["CACHE_TIMEOUT"])
-                    cache.set(key, (etag, body, until), timeout=timeout)
+            # Validity is checked against `until` on every hit; the entry's lifetime is
+            # the usual one (a stale entry is replaced by the next miss under its key).
+            if until is None or until > request_moment():
+                cache.set(key, (etag, body, until))
         except Exception:
             current_app.extensions[BREAKER_KEY].failed("cache store")
         response.headers["X-Cache"] = "miss"
