@@ -20,11 +20,21 @@ and a 2-hour cancel deadline; two seeded departments have their own release term
 of the sessions are split into time slots (mostly 30 minutes), filled earliest first.
 Patients booked only released sessions, between release and cutoff.
 
+Patients are real-name persons (实名制): about 87% carry a fictitious but valid resident ID
+number matching their birthday and gender, stored as the API stores it (a keyed fingerprint
+on the person, the masked form on the patient); about 2% of those persons are patients of two
+accounts (relatives booking for the same elderly parent), and never booked twice into one
+session. Some persons have two or more no-shows within the last 90 days (at least a few are
+made so, whatever chance gives), and one of those was pardoned by an admin (credit_pardons).
+The person rules themselves (quotas, no-show limit, ID number required) stay off: turn them
+on to see them refuse bookings.
+
 Options:
   --scale small|large   how much data (default small)
   --seed N              the same N on the same starting database writes the same rows
-                        (default 42); dates are relative to today, so pass --now as well to
-                        reproduce a run on another day
+                        (default 42; the fingerprints of ID numbers also depend on
+                        ID_NUMBER_KEY or SECRET_KEY); dates are relative to today, so pass
+                        --now as well to reproduce a run on another day
   --days N              schedules for today and the next N-1 days (default 14)
   --past-days N         and for the N days before today (default 14)
   --now ISO-DATETIME    pretend it is this moment (hospital wall-clock time unless an offset
@@ -32,11 +42,12 @@ Options:
   --password PW         the password of every seeded user (default "seed-password"); it is
                         hashed ONCE and the hash, printed at the end, is shared by all of them.
                         A few seeded usernames to log in with are printed at the end, too.
-  --reset               empty every table first. Admin accounts are KEPT (same ids, passwords
-                        and tokens), so you can still log in; their patients and bookings go
-                        with the rest, and any doctor link they had is cleared. When no admin
-                        exists, the app creates one on its next start (ADMIN_BOOTSTRAP). The
-                        booking policy is set as above again.
+  --reset               empty every table first, persons and pardons included. Admin
+                        accounts are KEPT (same ids, passwords and tokens), so you can still
+                        log in; their patients and bookings go with the rest, and any doctor
+                        link they had is cleared. When no admin exists, the app creates one
+                        on its next start (ADMIN_BOOTSTRAP). The booking policy is set as
+                        above again.
   --append              add a new batch (new doctors, schedules, users, patients and
                         registrations; departments are reused by name) next to existing data.
                         The booking policy in force is kept, and the batch books by it.

@@ -75,6 +75,9 @@ def base_settings() -> dict[str, Any]:
     return {
         "SECRET_KEY": _str("SECRET_KEY"),
         "JWT_SECRET_KEY": _str("JWT_SECRET_KEY"),
+        # Keys the fingerprints of resident ID numbers; unset: derived from SECRET_KEY (set
+        # it to keep the fingerprints when SECRET_KEY is rotated).
+        "ID_NUMBER_KEY": _str("ID_NUMBER_KEY"),
         # None means "start an embedded PostgreSQL" (development and tests only).
         "DATABASE_URL": _str("DATABASE_URL"),
         "EMBEDDED_PG_DIR": _str("EMBEDDED_PG_DIR"),
@@ -173,7 +176,8 @@ def production_settings() -> dict[str, Any]:
             "Refusing to start in production without " + ", ".join(missing) + " set."
         )
     settings = base_settings()
-    weak = [f"{name} {why}" for name in SIGNING_KEYS
+    keys = SIGNING_KEYS + (("ID_NUMBER_KEY",) if settings["ID_NUMBER_KEY"] else ())
+    weak = [f"{name} {why}" for name in keys
             if (why := secret_weakness(settings[name])) is not None]
     if weak:
         raise ConfigError(

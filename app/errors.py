@@ -130,6 +130,9 @@ CONSTRAINT_ERRORS: dict[str, tuple[int, str, str, str | None]] = {
     "uq_patients_user_id_name_birthday": (
         409, "duplicate_patient", "This account already has a patient with that name and birthday",
         "name"),
+    "uq_patients_user_id_person_id": (
+        409, "duplicate_id_number", "This account already has a patient with that ID number",
+        "id_number"),
     "uq_registrations_active_patient_schedule": (
         409, "duplicate_registration",
         "The patient already has an active registration on this schedule", "patient_id"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+from contextlib import contextmanager
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -211,3 +212,28 @@ def remove_bench_bookings(url: str, since_id: int) -> int:
             return cur.rowcount
     finally:
         conn.close()
+
+
+@contextmanager
+def policy_set(url: str, changes: dict):
+    """The booking policy with `changes` applied for the duration, then put back."""
+    columns = ", ".join(changes)
+    conn = connect(url)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"SELECT {columns} FROM booking_policy WHERE id = 1")
+            before = dict(zip(changes, cur.fetchone(), strict=True))
+            _update_policy(cur, changes)
+        try:
+            yield
+        finally:
+            with conn.cursor() as cur:
+                _update_policy(cur, before)
+    finally:
+        conn.close()
+
+
+def _update_policy(cur, values: dict) -> None:
+    assignments = ", ".join(f"{column} = %({column})s" for column in values)
+    cur.execute(f"UPDATE booking_policy SET {assignments} WHERE id = 1", values)

@@ -13,8 +13,13 @@ TITLES = {
     "slotted": "POST /registrations/ (booking over {n} slotted schedules, "
                f"{data.SLOT_MINUTES}-min slots, half name a slot)",
     "hot": "POST /registrations/ (booking over {n} hot schedules)",
+    "quotas": "POST /registrations/ (booking over {n} spread schedules, person quotas and "
+              "no-show credit on)",
 }
 PROFILED = ("spread", "slotted")
+# The person rules switched on for the "quotas" scenario (the seed leaves them off).
+QUOTA_POLICY = {"one_per_department_per_day": True, "max_active_per_person": 10,
+                "no_show_limit": 3}
 
 
 def run(h, service: Server, tokens: dict[int, str], app) -> dict:
@@ -44,11 +49,19 @@ def run(h, service: Server, tokens: dict[int, str], app) -> dict:
         scenarios.append(("slotted", slotted, data.slot_ids(url, [s for s, _ in slotted])))
     if hot and len(schedules) > hot:
         scenarios.append(("hot", schedules[:hot], None))
+    if args.booking_quotas:
+        # The spread schedules again, emptied of the spread run's bookings first.
+        scenarios.append(("quotas", scenarios[0][1], None))
 
     booking: dict = {"patients": len(patients), "5xx": 0, "scenarios": []}
     rps: dict[str, float] = {}
     for kind, chosen, slots in scenarios:
-        result = _measure(h, service, kind, chosen, patients, tokens, slots)
+        if kind == "quotas":
+            data.remove_bench_bookings(url, since)
+            with data.policy_set(url, QUOTA_POLICY):
+                result = _measure(h, service, kind, chosen, patients, tokens, slots)
+        else:
+            result = _measure(h, service, kind, chosen, patients, tokens, slots)
         rps[kind] = result.rps
         booking["scenarios"].append(
             {"kind": kind, "schedules": len(chosen),
@@ -59,6 +72,8 @@ def run(h, service: Server, tokens: dict[int, str], app) -> dict:
     if rps.get("spread") and "slotted" in rps:
         # Both ratios share the ceiling: the quotient of the ratios is that of the rates.
         booking["slotted_vs_spread"] = rps["slotted"] / rps["spread"]
+    if rps.get("spread") and "quotas" in rps:
+        booking["quotas_vs_spread"] = rps["quotas"] / rps["spread"]
 
     booking["created"] = data.booked_by_bench(url, since)
     checks = data.verify_capacity(url)

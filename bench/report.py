@@ -15,6 +15,8 @@ from bench.wrkrun import Measurement
 # Product requirement: booking into slotted schedules may cost at most 10% of the booking
 # ratio to the ceiling (both measured in the same run).
 SLOTTED_MIN_SHARE = 0.9
+# Booking with the person quotas and no-show credit on keeps 90% of the rate without them.
+QUOTAS_MIN_SHARE = 0.9
 
 
 def statuses_text(m: Measurement) -> str:
@@ -65,6 +67,11 @@ def _booking_lines(b: dict, ceiling: float | None) -> list[str]:
         verdict = "✅" if b["slotted_vs_spread"] >= SLOTTED_MIN_SHARE else "❌"
         out.append(f"- **slotted vs unslotted booking (spread), this run: {ratios} = "
                    f"{b['slotted_vs_spread']:.3f}** (requirement ≥ {SLOTTED_MIN_SHARE:.2f} "
+                   f"{verdict})")
+    if "quotas_vs_spread" in b:
+        verdict = "✅" if b["quotas_vs_spread"] >= QUOTAS_MIN_SHARE else "❌"
+        out.append(f"- **booking with the person quotas on vs off (spread), this run: "
+                   f"{b['quotas_vs_spread']:.3f}** (requirement ≥ {QUOTAS_MIN_SHARE:.2f} "
                    f"{verdict})")
     overbookings = (b["overbooked_counter"] + b["overbooked_rows"]
                     + b["overbooked_slot_counter"] + b["overbooked_slot_rows"])

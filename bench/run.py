@@ -56,6 +56,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                              "0 skips that scenario)")
     parser.add_argument("--booking-patients", type=int, default=20000,
                         help="patients (and their accounts' tokens) that book (default 20000)")
+    parser.add_argument("--no-booking-quotas", dest="booking_quotas", action="store_false",
+                        help="skip booking the spread schedules again with the person quotas "
+                             "and no-show credit on")
     parser.add_argument("--keep-bookings", action="store_true",
                         help="keep the registrations and slotted schedules the booking run "
                              "created (default: delete; the next run deletes such schedules)")

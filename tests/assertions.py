@@ -10,7 +10,7 @@ from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Response
 
 # Top-level values some refusals carry beside message and code (e.g. not_yet_released).
-ERROR_KEYS = {"message", "code", "errors", "request_id", "release_at"}
+ERROR_KEYS = {"message", "code", "errors", "request_id", "release_at", "until"}
 SNAKE_CASE = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*")
 
 

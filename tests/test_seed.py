@@ -1,10 +1,16 @@
-"""seed.py: the small scale obeys every booking rule, is deterministic and never mixes data."""
+"""seed.py: the small scale obeys every booking rule, is deterministic and never mixes data.
+
+Its persons (实名制) are what the API would have written: every patient has one, a resident
+ID number is kept only as its keyed fingerprint and masked form, a few persons are patients
+of two accounts, and a few have enough recent no-shows to be suspended once the rule is on.
+"""
 from __future__ import annotations
 
 import argparse
 import datetime as dt
 import io
 import os
+import random
 import re
 import subprocess
 import sys
@@ -17,14 +23,18 @@ from werkzeug.security import check_password_hash
 
 from app.extensions import db
 from app.seeding import SeedOptions, SeedRefused, loader, runner, seed_database
+from app.seeding.persons import REGIONS, Persons
 from app.seeding.texts import DEPARTMENTS
+from app.services import id_numbers
 
 ROOT = Path(__file__).resolve().parent.parent
 # A Wednesday, 10:30 at the hospital: the morning sessions of "today" are under way.
 NOW = dt.datetime(2030, 6, 5, 10, 30)
-ID_TABLES = ("departments", "doctors", "schedules", "users", "patients", "registrations")
-TABLES = ("departments", "doctors", "affiliations", "schedules", "schedule_slots", "users",
-          "patients", "registrations")
+ID_TABLES = ("departments", "doctors", "schedules", "persons", "users", "patients",
+             "registrations", "credit_pardons")
+TABLES = ("departments", "doctors", "affiliations", "schedules", "schedule_slots", "persons",
+          "users", "patients", "registrations", "credit_pardons")
+MASKED = r"^[0-9]{6}\*{8}[0-9]{3}[0-9X]$"
 # horizon_days, release_time, booking_cutoff_minutes, cancel_deadline_minutes
 SEEDED_POLICY = (7, dt.time(7, 0), 30, 120)
 
@@ -160,6 +170,21 @@ RULES = {
         SELECT r.id FROM registrations r JOIN schedules s ON s.id = r.schedule_id
           JOIN schedule_slots sl ON sl.id = r.slot_id
          WHERE r.status = 'completed' AND s.date + sl.start_time > :now""",
+    "a person holds at most one place per session, whichever account booked": """
+        SELECT r.schedule_id, p.person_id FROM registrations r
+          JOIN patients p ON p.id = r.patient_id
+         WHERE r.status <> 'cancelled'
+         GROUP BY r.schedule_id, p.person_id HAVING count(*) > 1""",
+    "every patient has a person, and every person a patient": """
+        SELECT p.id, NULL FROM patients p LEFT JOIN persons pe ON pe.id = p.person_id
+         WHERE pe.id IS NULL
+        UNION ALL
+        SELECT NULL, pe.id FROM persons pe
+         WHERE NOT EXISTS (SELECT FROM patients p WHERE p.person_id = pe.id)""",
+    "a pardoned no-show belongs to a pardoned person": """
+        SELECT r.id FROM registrations r JOIN patients p ON p.id = r.patient_id
+         WHERE r.no_show_pardoned AND (r.status <> 'no_show' OR NOT EXISTS (
+               SELECT FROM credit_pardons c WHERE c.person_id = p.person_id))""",
     "儿科 sees children only": """
         SELECT r.id FROM registrations r JOIN schedules s ON s.id = r.schedule_id
           JOIN departments d ON d.id = s.department_id JOIN patients p ON p.id = r.patient_id
@@ -246,7 +271,8 @@ def test_small_seed_obeys_every_rule(app, committing_db, monkeypatch, superuser,
     assert sizes["doctors"] == 24
     assert sizes["users"] == 50
     assert 50 <= sizes["patients"] <= 200
-    assert 300 <= sizes["registrations"] < 1000
+    # Aimed at 600; the sessions booked out push some seeds past 1,000.
+    assert 300 <= sizes["registrations"] < 1200
     assert report.counts == sizes
     statuses = dict(db.session.execute(text(
         "SELECT status, count(*) FROM registrations GROUP BY status")).all())
@@ -258,6 +284,134 @@ def test_small_seed_obeys_every_rule(app, committing_db, monkeypatch, superuser,
                db.session.execute(text("SELECT name FROM doctors")))
     assert scalar("SELECT count(DISTINCT phone_number) FROM doctors") == 24
     assert scalar("SELECT count(*) FROM doctors WHERE email !~ '^[a-z]+[0-9]+@'") == 0
+
+
+def patient_numbers(app) -> list[tuple]:
+    """(patient id, the full ID number read back, birthday, gender, stored fingerprint) of every
+    patient with a number: the mask hides exactly the birth date, which the patient row has."""
+    rows = db.session.execute(text("""
+        SELECT p.id, p.id_number_masked, p.birthday, p.gender, pe.id_number_hash
+          FROM patients p JOIN persons pe ON pe.id = p.person_id
+         WHERE p.id_number_masked IS NOT NULL""")).all()
+    db.session.rollback()
+    return [(patient_id, masked[:6] + f"{birthday:%Y%m%d}" + masked[-4:], birthday, gender,
+             bytes(digest) if digest is not None else None)
+            for patient_id, masked, birthday, gender, digest in rows]
+
+
+@pytest.mark.parametrize("superuser", [True, False], ids=["replica-role", "trigger-disabled"])
+def test_seeded_patients_are_real_name_persons(app, committing_db, monkeypatch, superuser):
+    monkeypatch.setattr(loader, "is_superuser", lambda cur: superuser)
+    report = seed()
+    assert report.load_mode == ("replica" if superuser else "trigger")
+    assert broken_rules(app) == {}
+    # The bulk load named every person itself: the trigger made none on the side.
+    assert report.counts["persons"] == scalar("SELECT count(DISTINCT person_id) FROM patients")
+    assert scalar("SELECT tgenabled FROM pg_trigger WHERE tgname = 'patients_person'") == "O"
+
+    patients = scalar("SELECT count(*) FROM patients")
+    numbered = scalar("SELECT count(id_number_masked) FROM patients")
+    assert 0.75 <= numbered / patients <= 0.95
+    assert scalar("SELECT count(*) FROM patients WHERE id_number_masked !~ :shape",
+                  shape=MASKED) == 0
+    # The 17th character (the third of the four shown) is odd for men, even for women.
+    assert scalar("""SELECT count(*) FROM patients
+                      WHERE (substr(id_number_masked, 17, 1)::integer % 2 = 1)
+                            <> (gender = 'male')""") == 0
+    # A person has a fingerprint exactly when its patients show a number.
+    assert scalar("""SELECT count(*) FROM patients p JOIN persons pe ON pe.id = p.person_id
+                      WHERE (p.id_number_masked IS NULL) <> (pe.id_number_hash IS NULL)""") == 0
+    assert scalar("SELECT count(*) FROM persons "
+                  "WHERE octet_length(id_number_hash) <> 32") == 0
+
+    key = id_numbers.fingerprint_key(app.config)
+    for patient_id, number, birthday, gender, digest in patient_numbers(app):
+        assert id_numbers.shape_problem(number) is None, patient_id
+        assert id_numbers.person_problem(number, birthday, gender) is None, patient_id
+        assert number[:6] in REGIONS
+        # The number the API would be given finds this very person.
+        assert digest == id_numbers.fingerprint(number, key), patient_id
+
+    # Patients of one person show the same number, birthday and gender, and one account
+    # never holds a person twice.
+    assert db.session.execute(text("""
+        SELECT person_id FROM patients GROUP BY person_id
+        HAVING count(*) > 1 AND (count(DISTINCT (id_number_masked, birthday, gender, name)) > 1
+                                 OR count(id_number_masked) < count(*))""")).all() == []
+    assert db.session.execute(text("""
+        SELECT user_id, person_id FROM patients GROUP BY user_id, person_id
+        HAVING count(*) > 1""")).all() == []
+    shared = db.session.execute(text("""
+        SELECT person_id, count(*), count(DISTINCT user_id) FROM patients
+         GROUP BY person_id HAVING count(*) > 1""")).all()
+    assert shared, "no person is a patient of two accounts"
+    assert {(rows, accounts) for _, rows, accounts in shared} == {(2, 2)}
+    assert len(shared) <= 0.05 * numbered
+
+
+# With one past day, chance alone rarely gives anybody two no-shows.
+@pytest.mark.parametrize("past_days", [14, 1], ids=["two-weeks-past", "one-day-past"])
+def test_seeded_no_shows_suspend_a_few_persons_once_the_rule_is_on(app, committing_db,
+                                                                   past_days):
+    seed(past_days=past_days)
+    today = NOW.date()
+    # The seeded policy leaves every person rule off.
+    assert db.session.execute(text("""
+        SELECT no_show_limit, one_per_department_per_day, max_active_per_person,
+               require_id_number, no_show_window_days, no_show_suspend_days
+          FROM booking_policy""")).one() == (0, False, None, False, 90, 90)
+    credit = """SELECT pe.id, c.no_shows, c.suspended_until
+                  FROM persons pe, person_no_show_credit(pe.id, :today) c
+                 WHERE c.no_shows >= 2 ORDER BY pe.id"""
+    habitual = db.session.execute(text(credit), {"today": today}).all()
+    # At least the few made to miss visits (one of them pardoned below), and a minority.
+    assert 3 <= len(habitual) <= 0.25 * scalar("SELECT count(*) FROM persons")
+    assert {2, 3} & {no_shows for _, no_shows, _ in habitual}
+    assert all(until is None for _, _, until in habitual)
+
+    # One person's no-shows were all pardoned: they stay no_show and count no more.
+    pardon = db.session.execute(text(
+        "SELECT person_id, pardoned_by, reason, no_shows, created_at FROM credit_pardons")).all()
+    assert len(pardon) == 1
+    person_id, pardoned_by, reason, pardoned, given = pardon[0]
+    assert pardoned_by is None  # no admin to give it
+    assert re.search(r"[\u4e00-\u9fff]", reason)
+    assert pardoned >= 2
+    assert scalar("""SELECT count(*) FROM registrations r JOIN patients p ON p.id = r.patient_id
+                      WHERE p.person_id = :person AND r.status = 'no_show'
+                        AND r.no_show_pardoned""", person=person_id) == pardoned
+    assert scalar("""SELECT count(*) FROM registrations r JOIN patients p ON p.id = r.patient_id
+                      WHERE p.person_id = :person AND r.status = 'no_show'
+                        AND NOT r.no_show_pardoned""", person=person_id) == 0
+    assert scalar("""SELECT max(r.updated_at) FROM registrations r
+                       JOIN patients p ON p.id = r.patient_id
+                      WHERE p.person_id = :person AND r.no_show_pardoned""",
+                  person=person_id) <= given <= NOW.replace(tzinfo=ZoneInfo(
+                      app.config["HOSPITAL_TIMEZONE"]))
+    assert scalar("SELECT no_shows FROM person_no_show_credit(:person, :today)",
+                  person=person_id, today=today) == 0
+    assert person_id not in {row[0] for row in habitual}
+
+    # An admin turns the rule on: exactly those persons are suspended, for 90 days from
+    # their latest no-show.
+    db.session.execute(text("UPDATE booking_policy SET no_show_limit = 2"))
+    db.session.commit()
+    suspended = db.session.execute(text(credit), {"today": today}).all()
+    assert [row[:2] for row in suspended] == [row[:2] for row in habitual]
+    assert all(today < until <= today + dt.timedelta(days=90) for _, _, until in suspended)
+
+
+def test_persons_never_give_out_a_number_already_taken():
+    born = dt.date(1950, 3, 1)
+    number, digest = Persons(random.Random(3), "key", 1, set()).number("110105", born, "male")
+    # The same draws, with that number already in the database (an appended batch).
+    again = Persons(random.Random(3), "key", 1, {digest})
+    other, other_digest = again.number("110105", born, "male")
+    assert other != number and other_digest != digest
+    assert again.taken == {digest, other_digest}
+    for made in (number, other):
+        assert id_numbers.shape_problem(made) is None
+        assert id_numbers.person_problem(made, born, "male") is None
 
 
 def test_seed_releases_a_week_ahead_and_slots_most_sessions(app, committing_db):
@@ -343,6 +497,13 @@ def test_reset_keeps_admins_and_replaces_the_rest(app, committing_db):
     kept = db.session.execute(text(
         "SELECT id, password_hash FROM users WHERE is_admin")).all()
     assert kept == [(admin_id, admin_hash)]
+    # Persons and pardons were emptied too (their ids start again), and the first admin
+    # gave the new pardon.
+    assert scalar("SELECT min(id) FROM persons") == 1
+    assert scalar("SELECT count(*) FROM persons") == scalar(
+        "SELECT count(DISTINCT person_id) FROM patients")
+    assert db.session.execute(text(
+        "SELECT id, pardoned_by FROM credit_pardons")).all() == [(1, admin_id)]
     # The next account the API creates continues after the seeded ones.
     last_id = scalar("SELECT max(id) FROM users")
     db.session.rollback()
@@ -371,6 +532,12 @@ def test_append_adds_a_batch_that_obeys_the_rules(app, committing_db):
     assert after["doctors"] == 2 * before["doctors"]
     assert after["users"] == 2 * before["users"]
     assert after["registrations"] > before["registrations"]
+    # The batch's persons continue after the first's; no person is in both batches.
+    assert after["persons"] > before["persons"]
+    assert after["credit_pardons"] == 2
+    assert scalar("""SELECT count(*) FROM (SELECT person_id FROM patients GROUP BY person_id
+                      HAVING min(user_id) <= :users AND max(user_id) > :users) AS both_batches""",
+                  users=before["users"]) == 0
     assert scalar("SELECT count(*) - count(DISTINCT name) FROM departments") == 0
 
 

@@ -3,7 +3,7 @@ from app.models.base import Base, utcnow
 from app.models.catalogue import Affiliation, Department, Doctor
 from app.models.enums import GENDERS, STATUSES, Gender, RegistrationStatus
 from app.models.ops import IdempotencyKey, JobRun, RefreshToken
-from app.models.patient import Patient
+from app.models.patient import CreditPardon, Patient, Person
 from app.models.policy import BookingPolicy
 from app.models.schedule import (
     MAX_APPOINTMENTS_LIMIT,
@@ -22,6 +22,7 @@ __all__ = [
     "Affiliation",
     "Base",
     "BookingPolicy",
+    "CreditPardon",
     "Department",
     "Doctor",
     "GENDERS",
@@ -31,6 +32,7 @@ __all__ = [
     "MAX_APPOINTMENTS_LIMIT",
     "NOTES_MAX_LENGTH",
     "Patient",
+    "Person",
     "RefreshToken",
     "Registration",
     "RegistrationStatus",

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, DateTime, Integer, SmallInteger, Time, func
+from sqlalchemy import Boolean, CheckConstraint, DateTime, Integer, SmallInteger, Time, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, utcnow
@@ -11,6 +11,9 @@ from app.models.base import Base, utcnow
 HORIZON_DAYS_MAX = 90
 BOOKING_CUTOFF_MAX = 1440
 CANCEL_DEADLINE_MAX = 10080
+MAX_ACTIVE_MAX = 100
+NO_SHOW_LIMIT_MAX = 100
+NO_SHOW_DAYS_MAX = 365
 POLICY_ROW_ID = 1
 
 
@@ -30,6 +33,14 @@ class BookingPolicy(Base):
                         name="booking_cutoff_range"),
         CheckConstraint(f"cancel_deadline_minutes BETWEEN 0 AND {CANCEL_DEADLINE_MAX}",
                         name="cancel_deadline_range"),
+        CheckConstraint(f"max_active_per_person BETWEEN 1 AND {MAX_ACTIVE_MAX}",
+                        name="max_active_range"),
+        CheckConstraint(f"no_show_limit BETWEEN 0 AND {NO_SHOW_LIMIT_MAX}",
+                        name="no_show_limit_range"),
+        CheckConstraint(f"no_show_window_days BETWEEN 1 AND {NO_SHOW_DAYS_MAX}",
+                        name="no_show_window_range"),
+        CheckConstraint(f"no_show_suspend_days BETWEEN 1 AND {NO_SHOW_DAYS_MAX}",
+                        name="no_show_suspend_range"),
     )
 
     id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, server_default="1")
@@ -40,5 +51,15 @@ class BookingPolicy(Base):
                                                         server_default="0")
     cancel_deadline_minutes: Mapped[int] = mapped_column(Integer, nullable=False,
                                                          server_default="0")
+    one_per_department_per_day: Mapped[bool] = mapped_column(Boolean, nullable=False,
+                                                             server_default="false")
+    max_active_per_person: Mapped[int | None] = mapped_column(Integer)
+    no_show_limit: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    no_show_window_days: Mapped[int] = mapped_column(Integer, nullable=False,
+                                                     server_default="90")
+    no_show_suspend_days: Mapped[int] = mapped_column(Integer, nullable=False,
+                                                      server_default="90")
+    require_id_number: Mapped[bool] = mapped_column(Boolean, nullable=False,
+                                                    server_default="false")
     updated_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now(), onupdate=utcnow)

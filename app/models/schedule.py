@@ -167,6 +167,9 @@ class Registration(TimestampMixin, Base):
     slot_id: Mapped[int | None] = mapped_column(
         ForeignKey("schedule_slots.id", ondelete="SET NULL"), index=True
     )
+    # A pardoned no-show stays no_show and never counts toward a suspension again.
+    no_show_pardoned: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
+                                                   server_default="false")
     # Assigned by the booking trigger from schedules.last_queue_number: never reused.
     queue_number: Mapped[int] = mapped_column(Integer, nullable=False,
                                               server_default=FetchedValue())

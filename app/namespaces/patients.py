@@ -6,9 +6,12 @@ from flask_restx import Namespace, Resource
 from app.identity.auth import admin_required, current_actor, login_required
 from app.schemas.common import error_model, list_params_doc
 from app.schemas.patients import (
+    PARDON,
     PATIENT_CREATE,
     PATIENT_SORTABLE,
     PATIENT_UPDATE,
+    credit_models,
+    credit_to_dict,
     patient_to_dict,
     register_models,
 )
@@ -17,6 +20,7 @@ from app.schemas.registrations import (
     registration_models,
     registration_to_dict,
 )
+from app.services import credit as credit_service
 from app.services import patients as service
 from app.services import registrations as registration_service
 from app.validation import validate
@@ -47,7 +51,8 @@ class PatientList(Resource):
     @ns.response(401, "Missing or invalid token", error)
     @ns.response(403, "user_id names another account and the caller is not an admin", error)
     @ns.response(404, "No such user (admins giving user_id)", error)
-    @ns.response(409, "The account already has a patient with this name and birthday", error)
+    @ns.response(409, "The account already has a patient with this name and birthday "
+                      "(duplicate_patient) or this ID number (duplicate_id_number)", error)
     @ns.response(413, "Body too large", error)
     @login_required
     def post(self):
@@ -89,7 +94,8 @@ class PatientItem(Resource):
     @ns.response(401, "Missing or invalid token", error)
     @ns.response(403, "A doctor who sees the patient is not its owner", error)
     @ns.response(404, "No such patient, or not the caller's", error)
-    @ns.response(409, "The account already has a patient with this name and birthday", error)
+    @ns.response(409, "The account already has a patient with this name and birthday "
+                      "(duplicate_patient) or this ID number (duplicate_id_number)", error)
     @ns.response(413, "Body too large", error)
     @login_required
     def put(self, patient_id: int):
@@ -123,3 +129,37 @@ class PatientRegistrations(Resource):
         page = registration_service.list_patient_registrations(
             current_actor(), patient_id, query_list_params(REGISTRATION_SORTABLE))
         return page.envelope(registration_to_dict)
+
+
+credit_m = credit_models(ns)
+
+
+@ns.route("/<int:patient_id>/credit")
+@ns.param("patient_id", "The patient identifier")
+class PatientCredit(Resource):
+    @ns.response(200, "The person's no-show credit", credit_m["credit"])
+    @ns.response(401, "Missing or invalid token", error)
+    @ns.response(403, "A doctor who sees the patient is not its owner", error)
+    @ns.response(404, "No such patient, or not the caller's", error)
+    @login_required
+    def get(self, patient_id: int):
+        """No-shows counting against the person (爽约) and any booking suspension."""
+        return credit_to_dict(credit_service.patient_credit(current_actor(), patient_id))
+
+
+@ns.route("/<int:patient_id>/credit/pardon")
+@ns.param("patient_id", "The patient identifier")
+class PatientCreditPardon(Resource):
+    @ns.expect(credit_m["pardon"])
+    @ns.response(200, "The credit after the pardon", credit_m["credit"])
+    @ns.response(400, "No reason, or a reason over 500 characters", error)
+    @ns.response(401, "Missing or invalid token", error)
+    @ns.response(403, "Admins only", error)
+    @ns.response(404, "No such patient", error)
+    @ns.response(413, "Body too large", error)
+    @admin_required
+    def post(self, patient_id: int):
+        """Forgive the person's no-shows so far (admin only); they stay no_show."""
+        data = validate(PARDON, json_body())
+        return credit_to_dict(credit_service.pardon(current_actor(), patient_id,
+                                                    data["reason"]))

@@ -75,11 +75,13 @@ class RegistrationList(Resource):
     @ns.response(400, "Invalid input or Idempotency-Key, or a slot_id that is no slot of "
                       "the schedule (invalid_slot)", error)
     @ns.response(401, "Missing or invalid token", error)
-    @ns.response(403, "A doctor booking a patient it sees but does not own", error)
+    @ns.response(403, "A doctor booking a patient it sees but does not own, or the person "
+                      "is suspended for missed visits (booking_suspended, with until)", error)
     @ns.response(404, "No such patient (or not the caller's), or no such schedule", error)
     @ns.response(409, "schedule_started, schedule_suspended, not_yet_released (with "
                       "release_at), booking_closed, duplicate_registration, schedule_full, "
-                      "slot_full or idempotency_key_reused", error)
+                      "slot_full, id_number_required, daily_department_limit, "
+                      "too_many_active or idempotency_key_reused", error)
     @ns.response(413, "Body too large", error)
     @ns.response(429, "Too many bookings from this account and address; see Retry-After",
                  error)

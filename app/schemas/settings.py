@@ -6,7 +6,14 @@ from typing import Any
 from flask_restx import Namespace, fields
 
 from app.models import BookingPolicy
-from app.models.policy import BOOKING_CUTOFF_MAX, CANCEL_DEADLINE_MAX, HORIZON_DAYS_MAX
+from app.models.policy import (
+    BOOKING_CUTOFF_MAX,
+    CANCEL_DEADLINE_MAX,
+    HORIZON_DAYS_MAX,
+    MAX_ACTIVE_MAX,
+    NO_SHOW_DAYS_MAX,
+    NO_SHOW_LIMIT_MAX,
+)
 from app.schemas.common import iso, nullable
 from app.schemas.schedules import clock
 from app.validation import Field, restx_model
@@ -27,6 +34,25 @@ POLICY_UPDATE = {
     "cancel_deadline_minutes": Field(
         kind="integer", minimum=0, maximum=CANCEL_DEADLINE_MAX, example=120,
         description="An owner's cancel closes this long before the visit starts"),
+    "one_per_department_per_day": Field(
+        kind="boolean", description="One active registration per person per department per "
+                                    "schedule date"),
+    "max_active_per_person": Field(
+        kind="integer", nullable=True, minimum=1, maximum=MAX_ACTIVE_MAX, example=5,
+        description=f"Active registrations per person on schedules not yet ended, "
+                    f"1..{MAX_ACTIVE_MAX}; null: no limit"),
+    "no_show_limit": Field(
+        kind="integer", minimum=0, maximum=NO_SHOW_LIMIT_MAX, example=3,
+        description="This many counted no-shows within the window suspend booking; 0: off"),
+    "no_show_window_days": Field(
+        kind="integer", minimum=1, maximum=NO_SHOW_DAYS_MAX, example=90,
+        description="No-shows on schedules dated within this many days count"),
+    "no_show_suspend_days": Field(
+        kind="integer", minimum=1, maximum=NO_SHOW_DAYS_MAX, example=90,
+        description="A suspension lasts until the latest counted no-show's date plus this"),
+    "require_id_number": Field(
+        kind="boolean", description="Patients need a resident ID number (实名制), to be "
+                                    "created and to book"),
 }
 
 
@@ -37,6 +63,12 @@ def policy_to_dict(policy: BookingPolicy) -> dict[str, Any]:
         "release_time": clock(policy.release_time),
         "booking_cutoff_minutes": policy.booking_cutoff_minutes,
         "cancel_deadline_minutes": policy.cancel_deadline_minutes,
+        "one_per_department_per_day": policy.one_per_department_per_day,
+        "max_active_per_person": policy.max_active_per_person,
+        "no_show_limit": policy.no_show_limit,
+        "no_show_window_days": policy.no_show_window_days,
+        "no_show_suspend_days": policy.no_show_suspend_days,
+        "require_id_number": policy.require_id_number,
         "updated_at": iso(policy.updated_at),
     }
 
@@ -50,6 +82,12 @@ def register_models(ns: Namespace) -> dict[str, Any]:
                                           description=RELEASE_TIME.description),
             "booking_cutoff_minutes": fields.Integer(),
             "cancel_deadline_minutes": fields.Integer(),
+            "one_per_department_per_day": fields.Boolean(),
+            "max_active_per_person": nullable(fields.Integer()),
+            "no_show_limit": fields.Integer(),
+            "no_show_window_days": fields.Integer(),
+            "no_show_suspend_days": fields.Integer(),
+            "require_id_number": fields.Boolean(),
             "updated_at": fields.DateTime(readonly=True),
         }),
         "update": restx_model(ns, "BookingPolicyUpdate", POLICY_UPDATE, partial=True),

@@ -8,7 +8,8 @@ numbers run 1..n in booking order, and statuses follow the clock: ended sessions
 completed / no_show / cancelled, sessions under way completed / scheduled / cancelled, future
 ones scheduled / cancelled. So does the booking policy: patients booked between a session's
 release and its cutoff (a session not yet released has no bookings at all) and cancelled
-before the cancel deadline.
+before the cancel deadline. A person who is a patient of two accounts is booked at most once
+per session, as the person rules would have it.
 """
 from __future__ import annotations
 
@@ -20,18 +21,20 @@ from typing import NamedTuple
 from app.seeding.accounts import PatientPools
 from app.seeding.catalogue import Clock, Department, Session
 from app.seeding.loader import text
+from app.seeding.no_shows import HABITUAL_MIN, HABITUAL_SHARE, Pardon, plan_missed
 from app.seeding.policy import Terms
 from app.seeding.slots import Layout
 from app.seeding.texts import CHILDREN_ONLY, NOTES, WOMEN_ONLY
 
 REGISTRATION_COLUMNS = ("id", "patient_id", "schedule_id", "slot_id", "status", "notes",
-                        "queue_number", "created_at", "updated_at")
+                        "queue_number", "created_at", "updated_at", "no_show_pardoned")
 # How far ahead patients book a session that the policy releases at once (seconds).
 BOOKING_WINDOW = 14 * 86400
 CANCEL_SHARE = (0.05, 0.15)
 NO_SHOW_SHARE = 0.08
 FULL_SHARE = 0.05
 NOTES_SHARE = 0.2
+NOBODY: frozenset[int] = frozenset()
 
 
 _DAYS: dict[int, str] = {}
@@ -81,9 +84,10 @@ class Bookings:
 
     def __init__(self, rng: random.Random, clock: Clock, sessions: list[Session],
                  departments: list[Department], pools: PatientPools, terms: Terms,
-                 layouts: dict[int, Layout]) -> None:
+                 layouts: dict[int, Layout], twins: dict[int, int] | None = None) -> None:
         self.rng, self.clock, self.sessions = rng, clock, sessions
-        self.terms, self.layouts = terms, layouts
+        self.terms, self.layouts, self.pools = terms, layouts, pools
+        self.twins = twins or {}
         names = {dep.id: dep.name for dep in departments}
         self.pool_of = {}
         for dep_id, name in names.items():
@@ -95,6 +99,8 @@ class Bookings:
                 self.pool_of[dep_id] = pools.everyone
         self.windows = [self._window(ses) for ses in sessions]
         self.counts: list[tuple[int, int]] = []  # (place-holding, cancelled) per session
+        self.missed: dict[int, set[int]] = {}  # session index: patients who do not come
+        self.pardon: Pardon | None = None
 
     def _window(self, ses: Session) -> Window:
         now, terms = self.clock.now.timestamp(), self.terms
@@ -150,7 +156,55 @@ class Bookings:
             if held < limits[index]:
                 self.counts[index] = (held + 1, cancelled)
                 total += 1
+        self._plan_missed()
         return total
+
+    def _plan_missed(self) -> None:
+        """A few adults miss two or three ended sessions within the no-show window."""
+        now = self.clock.now.timestamp()
+        first_day = self.clock.today - dt.timedelta(days=self.terms.no_show_window_days)
+        everyone = self.pools.everyone
+        sessions = [index for index, (ses, window, (held, _)) in enumerate(
+                        zip(self.sessions, self.windows, self.counts, strict=True))
+                    if held and window.end <= now and ses.date >= first_day
+                    and self.pool_of[ses.department_id] is everyone]
+        candidates = [patient for patient in self.pools.adults if patient not in self.twins]
+        wanted = max(HABITUAL_MIN, round(len(everyone) * HABITUAL_SHARE))
+        self.missed, habitual = plan_missed(self.rng, candidates, sessions,
+                                            [held for held, _ in self.counts], wanted)
+        self.pardon = Pardon(habitual[0]) if habitual else None
+
+    def _one_row_per_person(self, patients: list[int], pool: list[int]) -> list[int]:
+        """The sample with the second patient of a shared person swapped for another."""
+        twins = self.twins
+        if not twins or twins.keys().isdisjoint(patients):
+            return patients
+        chosen = set(patients)
+        for at, patient in enumerate(patients):
+            if twins.get(patient) not in chosen:
+                continue
+            for _ in range(100):
+                other = self.rng.choice(pool)
+                if other not in chosen and twins.get(other) not in chosen:
+                    chosen.discard(patient)
+                    chosen.add(other)
+                    patients[at] = other
+                    break
+        return patients
+
+    def _seat(self, patients: list[int], missing: frozenset[int] | set[int],
+              cancelled_at: set[int]) -> None:
+        """Put the patients who will not come among the sample's place-holding bookings."""
+        free = [at for at, patient in enumerate(patients)
+                if at not in cancelled_at and patient not in missing]
+        for patient in sorted(missing):
+            at = patients.index(patient) if patient in patients else None
+            if at is not None and at not in cancelled_at:
+                continue
+            seat = free.pop(self.rng.randrange(len(free)))
+            if at is not None:  # drawn among the cancellations: trades places
+                patients[at] = patients[seat]
+            patients[seat] = patient
 
     def lines(self, first_id: int, grace_minutes: int) -> Iterator[str]:
         """COPY lines of every planned registration, schedule by schedule."""
@@ -158,19 +212,25 @@ class Bookings:
         now = self.clock.now.timestamp()
         grace = grace_minutes * 60
         reg_id = first_id
-        for ses, window, (held, cancelled) in zip(self.sessions, self.windows, self.counts,
-                                                  strict=True):
+        pardon = self.pardon
+        pardoned_patient = pardon.patient_id if pardon is not None else None
+        for number, (ses, window, (held, cancelled)) in enumerate(
+                zip(self.sessions, self.windows, self.counts, strict=True)):
             count = held + cancelled
             if not count:
                 continue
-            patients = rng.sample(self.pool_of[ses.department_id], count)
+            pool = self.pool_of[ses.department_id]
+            patients = self._one_row_per_person(rng.sample(pool, count), pool)
             cancelled_at = set(rng.sample(range(window.cancellable(count)), cancelled))
+            missing = self.missed.get(number, NOBODY)
+            if missing:
+                self._seat(patients, missing, cancelled_at)
             start, end, opens = window.start, window.end, window.opens
             span = window.close - opens
             layout = self.layouts.get(ses.id)
             visit_step = (end - start) / (held or 1)
             slot_id, turn = "\\N", 0
-            for index in range(count):
+            for index, patient in enumerate(patients):
                 created = opens + span * (index + rng.random()) / count
                 if index in cancelled_at:
                     if layout is not None:  # it had the place the next booking then took
@@ -185,7 +245,7 @@ class Bookings:
                         slot_id, over = layout.place(turn)
                         visit = start + over
                     if end <= now:
-                        if rng.random() < NO_SHOW_SHARE:
+                        if patient in missing or rng.random() < NO_SHOW_SHARE:
                             status, updated = "no_show", min(end + grace, now)
                         else:
                             status, updated = "completed", visit
@@ -193,7 +253,13 @@ class Bookings:
                         status, updated = "completed", visit
                     else:
                         status, updated = "scheduled", created
+                pardoned = "f"
+                if status == "no_show" and patient == pardoned_patient:
+                    pardoned = "t"
+                    pardon.no_shows += 1
+                    pardon.latest = max(pardon.latest, updated)
                 notes = text(rng.choice(NOTES)) if rng.random() < NOTES_SHARE else "\\N"
-                yield (f"{reg_id}\t{patients[index]}\t{ses.id}\t{slot_id}\t{status}\t"
-                       f"{notes}\t{index + 1}\t{_stamp(created)}\t{_stamp(updated)}\n")
+                yield (f"{reg_id}\t{patient}\t{ses.id}\t{slot_id}\t{status}\t"
+                       f"{notes}\t{index + 1}\t{_stamp(created)}\t{_stamp(updated)}\t"
+                       f"{pardoned}\n")
                 reg_id += 1

@@ -2,21 +2,27 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import random
-import string
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.extensions import db
 from app.seeding import loader
-from app.seeding.accounts import PATIENT_COLUMNS, USER_COLUMNS, make_accounts
+from app.seeding.accounts import (
+    PATIENT_COLUMNS,
+    USER_COLUMNS,
+    Accounts,
+    make_accounts,
+    seed_password_hash,
+)
 from app.seeding.bookings import REGISTRATION_COLUMNS, Bookings
 from app.seeding.catalogue import (
     Clock,
@@ -31,11 +37,14 @@ from app.seeding.catalogue import (
     pick_departments,
     schedule_lines,
 )
+from app.seeding.no_shows import CREDIT_PARDON_COLUMNS, pardon_lines
 from app.seeding.people import People
+from app.seeding.persons import PERSON_COLUMNS, Persons
 from app.seeding.policy import give_own_terms, put_hospital_policy, read_terms
 from app.seeding.progress import Progress
 from app.seeding.scales import SCALES, ScaleSpec
 from app.seeding.slots import Layout, lay_out_slots
+from app.services.id_numbers import fingerprint_key
 
 DEFAULT_PASSWORD = "seed-password"
 # From this many registrations on, their secondary indexes are rebuilt once after the COPY.
@@ -70,24 +79,6 @@ class SeedReport:
     password_hash: str = ""
     load_mode: str = ""
     seconds: float = 0.0
-
-
-def seed_password_hash(password: str, method: str, rng: random.Random) -> str:
-    """ONE hash shared by every seeded user (hashing per user would take hours at scale).
-
-    The salt comes from the seeded Random so the same seed writes the same hash.
-    """
-    salt = "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(16))
-    try:  # werkzeug's own hashing with a chosen salt: the format check_password_hash reads
-        from werkzeug.security import _hash_internal
-
-        digest, actual_method = _hash_internal(method, salt, password)
-        hashed = f"{actual_method}${salt}${digest}"
-    except (ImportError, TypeError, ValueError):
-        hashed = generate_password_hash(password, method=method)
-    if not check_password_hash(hashed, password):
-        raise RuntimeError("could not produce a valid password hash")
-    return hashed
 
 
 def _existing_values(cur) -> tuple[list[str], list[str], list[str]]:
@@ -174,18 +165,33 @@ class _Run:
         self.report.counts["schedule_slots"] = made
         return layouts
 
-    def accounts(self):
-        """Users (sharing one password hash) and their patients."""
-        accounts = make_accounts(
-            self.people, self.rng, self.clock,
-            first_user_id=loader.next_free_id(self.cur, "users"),
-            first_patient_id=loader.next_free_id(self.cur, "patients"),
+    def slots_and_accounts(self, sessions: list[Session], config) -> tuple[dict[int, Layout],
+                                                                            Accounts]:
+        """The slots, then persons, users (sharing one password hash) and their patients.
+
+        Laying out the slots is one statement that draws nothing from the shared Random, so
+        the accounts are generated in Python meanwhile: the draws come in the same order as
+        one after the other, and the seed still decides every row.
+        """
+        cur = self.cur
+        persons = Persons.for_batch(cur, self.rng, fingerprint_key(config))
+        make = functools.partial(
+            make_accounts, self.people, persons, self.rng, self.clock,
+            first_user_id=loader.next_free_id(cur, "users"),
+            first_patient_id=loader.next_free_id(cur, "patients"),
             users=self.spec.users, patients=self.spec.patients,
             password_hash=self.report.password_hash)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="seed-accounts") as pool:
+            made = pool.submit(make)
+            layouts = self.slots(sessions)
+            accounts = made.result()
+        # Every patient line names its person, so the insert trigger on patients (which
+        # makes one for a patient without) has nothing to do in either load mode.
+        self.load("persons", PERSON_COLUMNS, accounts.person_lines, len(accounts.person_lines))
         self.load("users", USER_COLUMNS, accounts.user_lines, len(accounts.user_lines))
         self.load("patients", PATIENT_COLUMNS, accounts.patient_lines,
                   len(accounts.patient_lines))
-        return accounts
+        return layouts, accounts
 
     def registrations(self, departments, sessions, layouts, accounts,
                       grace_minutes: int) -> None:
@@ -194,7 +200,7 @@ class _Run:
         first_schedule = sessions[0].id if sessions else loader.next_free_id(cur, "schedules")
         terms = read_terms(cur, first_schedule, self.clock.tz.key)
         bookings = Bookings(self.rng, self.clock, sessions, departments, accounts.pools, terms,
-                            layouts)
+                            layouts, accounts.twins)
         planned = bookings.plan(self.spec.registrations, self.spec.min_registrations)
         first_id = loader.next_free_id(cur, "registrations")
         rebuild = (loader.drop_plain_indexes(cur, "registrations")
@@ -209,6 +215,12 @@ class _Run:
         if sessions:
             loader.refresh_schedule_counters(cur, sessions[0].id)
             loader.refresh_slot_counters(cur, sessions[0].id)
+        self.pardons(bookings)
+
+    def pardons(self, bookings: Bookings) -> None:
+        """The pardon of the person whose no-shows were forgiven (none without one)."""
+        lines = pardon_lines(self.cur, bookings.pardon, self.rng, self.clock.now)
+        self.load("credit_pardons", CREDIT_PARDON_COLUMNS, lines, len(lines))
 
     def run(self, config) -> None:
         """Everything, in the order foreign keys need."""
@@ -233,8 +245,7 @@ class _Run:
         dates = [today + dt.timedelta(days=offset)
                  for offset in range(-options.past_days, options.days)]
         departments, sessions = self.catalogue(dates)
-        layouts = self.slots(sessions)
-        accounts = self.accounts()
+        layouts, accounts = self.slots_and_accounts(sessions, config)
         self.registrations(departments, sessions, layouts, accounts,
                            config["NO_SHOW_GRACE_MINUTES"])
         loader.end_bulk_load(cur, self.report.load_mode)
@@ -276,7 +287,7 @@ def _analyze() -> None:
         cur = connection.cursor()
         cur.execute("SET LOCAL statement_timeout = 0")
         cur.execute("ANALYZE departments, doctors, affiliations, schedules, schedule_slots, "
-                    "users, patients, registrations")
+                    "persons, users, patients, registrations, credit_pardons")
         connection.commit()
     finally:
         connection.close()

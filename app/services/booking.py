@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.database.autocommit import Statement, run_alone
-from app.errors import Conflict, NotFound, ValidationFailed, integrity_to_api_error
+from app.errors import Conflict, Forbidden, NotFound, ValidationFailed, integrity_to_api_error
 from app.extensions import db
 from app.identity.actor import Actor
 from app.models import Schedule
@@ -89,6 +89,27 @@ def duplicate_error(patient_id: int, schedule_id: int, existing_id: int) -> Conf
     )
 
 
+def person_refusal(outcome: str, patient_id: int,
+                   suspended_until: dt.date | None) -> Conflict | Forbidden | None:
+    """The error for a refusal of the person's rules (实名制, quotas, no-show credit)."""
+    if outcome == "id_number_required":
+        return Conflict(f"Patient {patient_id} needs a resident ID number to book",
+                        "id_number_required", {"patient_id": "has no ID number"})
+    if outcome == "booking_suspended":
+        until = suspended_until.isoformat() if suspended_until else None
+        return Forbidden(f"Patient {patient_id} cannot book until {until}: too many missed "
+                         "appointments", "booking_suspended",
+                         {"patient_id": f"is suspended until {until}"}, extra={"until": until})
+    if outcome == "daily_department_limit":
+        return Conflict(f"Patient {patient_id} already holds a registration in this "
+                        "department on that day", "daily_department_limit",
+                        {"schedule_id": "one registration per department per day"})
+    if outcome == "too_many_active":
+        return Conflict(f"Patient {patient_id} holds as many active registrations as allowed",
+                        "too_many_active", {"patient_id": "holds too many active registrations"})
+    return None
+
+
 def refusal(outcome: str, schedule_id: int, slot_id: int | None,
             release_at: dt.datetime | None) -> Conflict | ValidationFailed:
     """The error for a refusal of the booking policy or of a time slot."""
@@ -116,7 +137,8 @@ def refusal(outcome: str, schedule_id: int, slot_id: int | None,
 # 0006): it locks the schedule row and inserts, or says which rule refused.
 BOOK_SQL = Statement(
     "SELECT outcome, duplicate_id, registration_id, reg_status, reg_notes, reg_queue_number,"
-    " reg_slot_id, reg_visit_start, reg_visit_end, reg_created_at, reg_updated_at, release_at"
+    " reg_slot_id, reg_visit_start, reg_visit_end, reg_created_at, reg_updated_at, release_at,"
+    " suspended_until"
     " FROM book_registration(:patient_id, :schedule_id, :slot_id, :notes, :user_id,"
     " :is_admin, :now)"
 )
@@ -158,7 +180,7 @@ def _booking_params(actor: Actor, asked: BookingRequest) -> dict[str, Any]:
 def _outcome(actor: Actor, asked: BookingRequest, row: tuple) -> BookedRegistration:
     """The created registration, or the error that explains why none was created."""
     (outcome, duplicate_id, registration_id, status, notes, queue_number, slot_id,
-     visit_start, visit_end, created, updated, release_at) = row
+     visit_start, visit_end, created, updated, release_at, suspended_until) = row
     patient_id, schedule_id = asked.patient_id, asked.schedule_id
     if outcome == "booked":
         return BookedRegistration(registration_id, patient_id, schedule_id, status, notes,
@@ -175,6 +197,9 @@ def _outcome(actor: Actor, asked: BookingRequest, row: tuple) -> BookedRegistrat
         raise duplicate_error(patient_id, schedule_id, duplicate_id)
     if outcome == "schedule_full":
         raise schedule_full_error(schedule_id)
+    error = person_refusal(outcome, patient_id, suspended_until)
+    if error is not None:
+        raise error
     raise refusal(outcome, schedule_id, asked.slot_id, release_at)
 
 

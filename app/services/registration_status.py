@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from app.errors import Conflict, Forbidden
 from app.extensions import db
@@ -21,6 +21,7 @@ from app.identity.actor import Actor
 from app.models import Registration, RegistrationStatus, Schedule, ScheduleSlot
 from app.services.booking import (
     lock_schedule,
+    person_refusal,
     schedule_started,
 )
 from app.services.common import commit, flush
@@ -95,6 +96,8 @@ def _change_status(actor: Actor, registration: Registration, schedule: Schedule,
                            {"status": "the schedule has not started yet"})
     if new_status == CANCELLED and not actor.is_admin:
         check_cancel_deadline(registration)
+    if new_status == SCHEDULED:
+        _check_person_rules(actor, registration, schedule)
     registration.status = new_status
     if new_status == SCHEDULED:
         if schedule.slot_minutes is not None and registration.slot_id is None:
@@ -104,6 +107,23 @@ def _change_status(actor: Actor, registration: Registration, schedule: Schedule,
         # per patient) and the capacity CHECK decide, as for a new booking; flush() turns
         # their refusal into 409 duplicate_registration / schedule_full.
         flush()
+
+
+# The person rules of a booking (migration 0007), for a registration taking a place again.
+PERSON_REFUSAL = text(
+    "SELECT person_refusal(p.person_id, :date, :department_id, :now, :is_admin, :exclude)"
+    " FROM patients AS p WHERE p.id = :patient_id")
+
+
+def _check_person_rules(actor: Actor, registration: Registration, schedule: Schedule) -> None:
+    """Reinstating holds a place again: the person's quotas apply as to a new booking."""
+    outcome = db.session.scalar(PERSON_REFUSAL, {
+        "date": schedule.date, "department_id": schedule.department_id, "now": hospital_now(),
+        "is_admin": actor.is_admin, "exclude": registration.id,
+        "patient_id": registration.patient_id})
+    if outcome is not None:
+        error = person_refusal(outcome, registration.patient_id, None)
+        raise error if error is not None else RuntimeError(outcome)
 
 
 def check_cancel_deadline(registration: Registration) -> None:

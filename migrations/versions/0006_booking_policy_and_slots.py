@@ -257,52 +257,9 @@ CREATE TRIGGER registrations_restatus AFTER UPDATE OF status, schedule_id, slot_
     FOR EACH ROW EXECUTE FUNCTION registrations_after_update();
 """
 
-OLD_COUNTER_TRIGGERS = """
-CREATE OR REPLACE FUNCTION registrations_before_insert() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    UPDATE schedules
-       SET booked_count = booked_count
-                          + CASE WHEN registration_holds_slot(NEW.status) THEN 1 ELSE 0 END,
-           last_queue_number = GREATEST(last_queue_number + 1, COALESCE(NEW.queue_number, 0))
-     WHERE id = NEW.schedule_id
-    RETURNING last_queue_number INTO STRICT NEW.queue_number;
-    RETURN NEW;
-EXCEPTION WHEN no_data_found THEN
-    RAISE foreign_key_violation USING
-        MESSAGE = format('schedule %s does not exist', NEW.schedule_id),
-        CONSTRAINT = 'fk_registrations_schedule_id_schedules';
-END $$;
-
-CREATE OR REPLACE FUNCTION registrations_after_update() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    was_active boolean := registration_holds_slot(OLD.status);
-    is_active boolean := registration_holds_slot(NEW.status);
-BEGIN
-    IF OLD.schedule_id = NEW.schedule_id THEN
-        IF was_active <> is_active THEN
-            UPDATE schedules
-               SET booked_count = booked_count + CASE WHEN is_active THEN 1 ELSE -1 END
-             WHERE id = NEW.schedule_id;
-        END IF;
-    ELSE
-        IF was_active THEN
-            UPDATE schedules SET booked_count = booked_count - 1 WHERE id = OLD.schedule_id;
-        END IF;
-        IF is_active THEN
-            UPDATE schedules SET booked_count = booked_count + 1 WHERE id = NEW.schedule_id;
-        END IF;
-    END IF;
-    RETURN NULL;
-END $$;
-
-CREATE OR REPLACE FUNCTION registrations_after_delete() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF registration_holds_slot(OLD.status) THEN
-        UPDATE schedules SET booked_count = booked_count - 1 WHERE id = OLD.schedule_id;
-    END IF;
-    RETURN NULL;
-END $$;
-
+# Back to migration 0004's counters (its functions are CREATE OR REPLACE), whose update
+# trigger did not watch slot_id.
+OLD_RESTATUS_TRIGGER = """
 DROP TRIGGER registrations_restatus ON registrations;
 CREATE TRIGGER registrations_restatus AFTER UPDATE OF status, schedule_id ON registrations
     FOR EACH ROW EXECUTE FUNCTION registrations_after_update();
@@ -518,7 +475,8 @@ def downgrade():
     # The earlier booking function is migration 0004's.
     earlier = op.get_context().script.get_revision("0004").module
     op.execute(earlier.BOOK_FUNCTION)
-    op.execute(OLD_COUNTER_TRIGGERS)
+    op.execute(earlier.COUNTER_TRIGGERS)
+    op.execute(OLD_RESTATUS_TRIGGER)
     op.execute("""
         DROP TRIGGER schedules_cache_edit ON schedules;
         CREATE TRIGGER schedules_cache_edit

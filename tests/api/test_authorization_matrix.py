@@ -126,6 +126,11 @@ TABLE: dict[tuple[str, str], Op] = {
     ("DELETE", "/patients/<int:patient_id>"): row(
         401, 204, 404, 403, 404, 204, path=lambda w, r: {"patient_id": w.fresh_patient().id}),
     ("GET", "/patients/<int:patient_id>/registrations"): row(401, 200, 404, 403, 404, 200),
+    # The doctor sees the patient (its schedules hold the patient's registration) but owns
+    # nothing of it: its credit is not the doctor's to read.
+    ("GET", "/patients/<int:patient_id>/credit"): row(401, 200, 404, 403, 404, 200),
+    ("POST", "/patients/<int:patient_id>/credit/pardon"): admin_only(
+        200, body=lambda w, r: {"reason": "matrix"}),
     # doctors
     ("POST", "/doctors/"): admin_only(201, body=lambda w, r: w.new_doctor()),
     ("GET", "/doctors/"): any_user(200),

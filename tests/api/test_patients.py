@@ -12,8 +12,8 @@ from app.models import Patient, Registration, Schedule
 from tests.assertions import assert_error
 from tests.sqlcount import count_statements
 
-PATIENT_KEYS = {"id", "user_id", "name", "gender", "birthday", "phone_number", "created_at",
-                "updated_at"}
+PATIENT_KEYS = {"id", "user_id", "name", "gender", "birthday", "phone_number",
+                "id_number_masked", "created_at", "updated_at"}
 VALID = {"name": "李四", "gender": "female", "birthday": "2015-06-01",
          "phone_number": "+86 138 0000 1111"}
 
