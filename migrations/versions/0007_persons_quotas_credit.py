@@ -40,28 +40,38 @@ CREATE TRIGGER patients_person BEFORE INSERT ON patients
 """
 
 CREDIT = """
--- Counted no-shows: not pardoned, on schedules dated from today - window to today. With at
--- least no_show_limit of them (and the limit on), the person cannot book until the latest
--- one's date plus no_show_suspend_days.
+-- A counted no-show: not pardoned, on a schedule dated from today - window to today.
+CREATE FUNCTION no_show_counts(p_status text, p_pardoned boolean, p_date date, p_today date,
+                               p_window_days integer)
+RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN p_status = 'no_show' AND NOT p_pardoned
+       AND p_date BETWEEN p_today - p_window_days AND p_today;
+
+-- With at least no_show_limit counted no-shows (the limit on), the person cannot book until
+-- the latest one's date plus no_show_suspend_days; NULL when not suspended.
+CREATE FUNCTION no_show_suspended_until(p_no_shows bigint, p_latest date, p_limit integer,
+                                        p_suspend_days integer, p_today date)
+RETURNS date LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN p_limit > 0 AND p_no_shows >= p_limit
+                 AND p_latest + p_suspend_days > p_today
+            THEN p_latest + p_suspend_days END;
+
 CREATE FUNCTION person_no_show_credit(p_person_id integer, p_today date,
                                       OUT no_shows integer, OUT suspended_until date)
 LANGUAGE sql STABLE AS $$
-    WITH policy AS (
-        SELECT no_show_limit, no_show_window_days, no_show_suspend_days
-          FROM booking_policy WHERE id = 1
-    ), counted AS (
-        SELECT count(*)::integer AS n, max(s.date) AS latest
-          FROM registrations AS r
-          JOIN patients AS p ON p.id = r.patient_id
-          JOIN schedules AS s ON s.id = r.schedule_id, policy
-         WHERE p.person_id = p_person_id AND r.status = 'no_show' AND NOT r.no_show_pardoned
-           AND s.date BETWEEN p_today - policy.no_show_window_days AND p_today
-    )
-    SELECT counted.n,
-           CASE WHEN policy.no_show_limit > 0 AND counted.n >= policy.no_show_limit
-                     AND counted.latest + policy.no_show_suspend_days > p_today
-                THEN counted.latest + policy.no_show_suspend_days END
-      FROM counted, policy
+    SELECT c.n::integer,
+           no_show_suspended_until(c.n, c.latest, pol.no_show_limit, pol.no_show_suspend_days,
+                                   p_today)
+      FROM booking_policy AS pol,
+           LATERAL (
+               SELECT count(*) AS n, max(s.date) AS latest
+                 FROM patients AS p
+                 JOIN registrations AS r ON r.patient_id = p.id
+                 JOIN schedules AS s ON s.id = r.schedule_id
+                WHERE p.person_id = p_person_id
+                  AND no_show_counts(r.status, r.no_show_pardoned, s.date, p_today,
+                                     pol.no_show_window_days)) AS c
+     WHERE pol.id = 1
 $$;
 """
 
@@ -125,15 +135,18 @@ def book_function(earlier: str) -> str:
 
 PERSON_REFUSAL = """
 -- The person rules for one more active registration of the person on a schedule dated
--- p_date in p_department_id, in their order; NULL when none refuses. With any of them
--- on, the person row is locked first (held until the transaction ends), so concurrent
--- bookings of one person through several accounts take turns. p_exclude: a registration
--- not to count (the one being reinstated).
+-- p_date in p_department_id, in their order; NULL when none refuses. With any of them on,
+-- the person row is locked first (held until the transaction ends), so concurrent bookings
+-- of one person through several accounts take turns; then one pass over the person's
+-- registrations answers every rule. p_exclude: a registration not to count (the one being
+-- reinstated).
 CREATE FUNCTION person_refusal(p_person_id integer, p_date date, p_department_id integer,
                                p_now timestamp, p_is_admin boolean, p_exclude integer)
 RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
     pol record;
+    c record;
+    v_today date := p_now::date;
 BEGIN
     SELECT * INTO pol FROM booking_policy WHERE id = 1;
     IF NOT FOUND OR (pol.no_show_limit = 0 AND NOT pol.one_per_department_per_day
@@ -141,31 +154,40 @@ BEGIN
         RETURN NULL;
     END IF;
     PERFORM 1 FROM persons WHERE id = p_person_id FOR NO KEY UPDATE;
-    IF NOT p_is_admin AND pol.no_show_limit > 0
-       AND (person_no_show_credit(p_person_id, p_now::date)).suspended_until IS NOT NULL THEN
+    SELECT count(*) FILTER (WHERE no_show_counts(r.status, r.no_show_pardoned, s.date,
+                                                 v_today, pol.no_show_window_days))
+               AS no_shows,
+           max(s.date) FILTER (WHERE no_show_counts(r.status, r.no_show_pardoned, s.date,
+                                                    v_today, pol.no_show_window_days))
+               AS latest,
+           count(*) FILTER (WHERE registration_holds_slot(r.status)
+                              AND r.id IS DISTINCT FROM p_exclude
+                              AND s.department_id = p_department_id AND s.date = p_date)
+               AS same_day,
+           count(*) FILTER (WHERE registration_holds_slot(r.status)
+                              AND r.id IS DISTINCT FROM p_exclude
+                              AND s.date + s.end_time > p_now)
+               AS active
+      INTO c
+      FROM patients AS p
+      JOIN registrations AS r ON r.patient_id = p.id
+      JOIN schedules AS s ON s.id = r.schedule_id
+     WHERE p.person_id = p_person_id;
+    IF NOT p_is_admin AND no_show_suspended_until(c.no_shows, c.latest, pol.no_show_limit,
+                                                  pol.no_show_suspend_days, v_today)
+                          IS NOT NULL THEN
         RETURN 'booking_suspended';
     END IF;
-    IF pol.one_per_department_per_day AND EXISTS (
-        SELECT FROM registrations AS r
-          JOIN patients AS p ON p.id = r.patient_id
-          JOIN schedules AS s ON s.id = r.schedule_id
-         WHERE p.person_id = p_person_id AND registration_holds_slot(r.status)
-           AND r.id IS DISTINCT FROM p_exclude
-           AND s.department_id = p_department_id AND s.date = p_date) THEN
+    IF pol.one_per_department_per_day AND c.same_day > 0 THEN
         RETURN 'daily_department_limit';
     END IF;
-    IF pol.max_active_per_person IS NOT NULL AND (
-        SELECT count(*) FROM registrations AS r
-          JOIN patients AS p ON p.id = r.patient_id
-          JOIN schedules AS s ON s.id = r.schedule_id
-         WHERE p.person_id = p_person_id AND registration_holds_slot(r.status)
-           AND r.id IS DISTINCT FROM p_exclude
-           AND s.date + s.end_time > p_now) >= pol.max_active_per_person THEN
+    IF pol.max_active_per_person IS NOT NULL AND c.active >= pol.max_active_per_person THEN
         RETURN 'too_many_active';
     END IF;
     RETURN NULL;
 END $$;
 """
+
 
 def upgrade():
     op.create_table(
@@ -246,6 +268,8 @@ def downgrade():
     op.execute("DROP FUNCTION person_refusal(integer, date, integer, timestamp, boolean, "
                "integer)")
     op.execute("DROP FUNCTION person_no_show_credit(integer, date)")
+    op.execute("DROP FUNCTION no_show_suspended_until(bigint, date, integer, integer, date)")
+    op.execute("DROP FUNCTION no_show_counts(text, boolean, date, date, integer)")
     op.execute("DROP TRIGGER patients_person ON patients")
     op.execute("DROP FUNCTION patients_own_person()")
     op.drop_index(op.f("ix_credit_pardons_person_id"), table_name="credit_pardons")
