@@ -214,6 +214,18 @@ def remove_bench_bookings(url: str, since_id: int) -> int:
         conn.close()
 
 
+def vacuum_booking_tables(url: str) -> None:
+    """VACUUM (ANALYZE) the tables a booking reads and writes: no dead rows left behind."""
+    conn = connect(url)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute("VACUUM (ANALYZE) registrations, schedules, schedule_slots, persons, "
+                        "patients")
+    finally:
+        conn.close()
+
+
 @contextmanager
 def policy_set(url: str, changes: dict):
     """The booking policy with `changes` applied for the duration, then put back."""

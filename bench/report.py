@@ -70,7 +70,8 @@ def _booking_lines(b: dict, ceiling: float | None) -> list[str]:
                    f"{verdict})")
     if "quotas_vs_spread" in b:
         verdict = "✅" if b["quotas_vs_spread"] >= QUOTAS_MIN_SHARE else "❌"
-        out.append(f"- **booking with the person quotas on vs off (spread), this run: "
+        out.append(f"- **booking with the person quotas on vs off (spread, both from the same "
+                   "vacuumed state), this run: "
                    f"{b['quotas_vs_spread']:.3f}** (requirement ≥ {QUOTAS_MIN_SHARE:.2f} "
                    f"{verdict})")
     overbookings = (b["overbooked_counter"] + b["overbooked_rows"]
