@@ -3,9 +3,16 @@ from __future__ import annotations
 
 import datetime as dt
 
-from app.services import booking, registration_status, schedule_rules
+from app.services import (
+    booking,
+    freed_places,
+    registration_status,
+    schedule_rules,
+    stop_clinic,
+    waitlist,
+)
 
-READERS = (booking, registration_status, schedule_rules)
+READERS = (booking, registration_status, schedule_rules, freed_places, stop_clinic, waitlist)
 
 
 def set_clock(monkeypatch, moment: dt.datetime) -> None:

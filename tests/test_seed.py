@@ -33,7 +33,7 @@ NOW = dt.datetime(2030, 6, 5, 10, 30)
 ID_TABLES = ("departments", "doctors", "schedules", "persons", "users", "patients",
              "registrations", "credit_pardons")
 TABLES = ("departments", "doctors", "affiliations", "schedules", "schedule_slots", "persons",
-          "users", "patients", "registrations", "credit_pardons")
+          "users", "patients", "registrations", "credit_pardons", "waitlist_entries")
 MASKED = r"^[0-9]{6}\*{8}[0-9]{3}[0-9X]$"
 # horizon_days, release_time, booking_cutoff_minutes, cancel_deadline_minutes
 SEEDED_POLICY = (7, dt.time(7, 0), 30, 120)
@@ -58,15 +58,20 @@ RULES = {
                <> count(r.id) FILTER (WHERE r.status IN ('scheduled', 'completed'))""",
     "last_queue_number equals the largest queue number": """
         SELECT s.id FROM schedules s LEFT JOIN registrations r ON r.schedule_id = s.id
+         WHERE s.status = 'open'
          GROUP BY s.id HAVING max(s.last_queue_number) <> COALESCE(max(r.queue_number), 0)""",
+    # A suspended session whose bookings moved to a substitute (替诊) keeps their numbers used.
     "queue numbers are 1..n without gaps or repeats": """
-        SELECT schedule_id FROM registrations GROUP BY schedule_id
+        SELECT schedule_id FROM registrations
+         WHERE schedule_id NOT IN (SELECT id FROM schedules WHERE status = 'suspended')
+         GROUP BY schedule_id
         HAVING min(queue_number) <> 1 OR max(queue_number) <> count(*)
             OR count(DISTINCT queue_number) <> count(*)""",
+    # Moved registrations queue after the substitute's own, whenever they were booked.
     "queue numbers follow booking order": """
         SELECT id FROM (SELECT id, created_at, lag(created_at) OVER (
                                PARTITION BY schedule_id ORDER BY queue_number) AS before
-                          FROM registrations) ordered
+                          FROM registrations WHERE moved_from_schedule_id IS NULL) ordered
          WHERE created_at < before""",
     "a doctor's schedules never overlap": """
         SELECT a.id, b.id FROM schedules a JOIN schedules b
@@ -399,6 +404,40 @@ def test_seeded_no_shows_suspend_a_few_persons_once_the_rule_is_on(app, committi
     suspended = db.session.execute(text(credit), {"today": today}).all()
     assert [row[:2] for row in suspended] == [row[:2] for row in habitual]
     assert all(today < until <= today + dt.timedelta(days=90) for _, _, until in suspended)
+
+
+def test_seed_suspends_sessions_and_fills_waitlists(app, committing_db):
+    report = seed()
+    made = report.stop_clinic
+    assert made["suspended"] == 2 and made["moved"] + made["cancelled"] >= 4, made
+    suspended = db.session.execute(text(
+        "SELECT id, suspend_reason FROM schedules WHERE status = 'suspended'")).all()
+    assert len(suspended) == 2 and all(reason for _, reason in suspended)
+    for schedule_id, reason in suspended:
+        # Nothing scheduled is left; the hospital's cancels carry its reason.
+        assert scalar("SELECT count(*) FROM registrations WHERE schedule_id = :id"
+                      " AND status = 'scheduled'", id=schedule_id) == 0
+        assert scalar("SELECT count(*) FROM registrations WHERE schedule_id = :id"
+                      " AND cancelled_by = 'hospital' AND cancel_reason <> :reason",
+                      id=schedule_id, reason=reason) == 0
+    assert scalar("SELECT count(*) FROM registrations WHERE cancelled_by = 'hospital'") \
+        == made["cancelled"]
+    assert scalar("SELECT count(*) FROM registrations WHERE moved_from_schedule_id IS NOT NULL"
+                  " AND status = 'scheduled'") == made["moved"]
+    # Waiting entries sit on full, open sessions that their patients hold no place on, and
+    # joined in id order.
+    assert made["waiting"] >= 3
+    assert scalar("""SELECT count(*) FROM waitlist_entries w JOIN schedules s
+                      ON s.id = w.schedule_id WHERE w.status = 'waiting'""") == made["waiting"]
+    assert scalar("""SELECT count(*) FROM waitlist_entries w JOIN schedules s
+                      ON s.id = w.schedule_id
+                     WHERE s.booked_count < s.max_appointments OR s.status <> 'open'
+                        OR EXISTS (SELECT FROM registrations r WHERE r.schedule_id = s.id
+                                    AND r.patient_id = w.patient_id)""") == 0
+    assert scalar("""SELECT count(*) FROM waitlist_entries a JOIN waitlist_entries b
+                      ON a.schedule_id = b.schedule_id AND a.id < b.id
+                     WHERE a.created_at > b.created_at""") == 0
+    assert broken_rules(app) == {}
 
 
 def test_persons_never_give_out_a_number_already_taken():

@@ -6,14 +6,18 @@ from app.models.ops import IdempotencyKey, JobRun, RefreshToken
 from app.models.patient import CreditPardon, Patient, Person
 from app.models.policy import BookingPolicy
 from app.models.schedule import (
+    CANCELLED_BY,
     MAX_APPOINTMENTS_LIMIT,
     NOTES_MAX_LENGTH,
+    REASON_MAX_LENGTH,
     SCHEDULE_STATUSES,
     SLOT_MINUTES_MAX,
     SLOT_MINUTES_MIN,
+    WAITLIST_STATUSES,
     Registration,
     Schedule,
     ScheduleSlot,
+    WaitlistEntry,
     holds_slot,
 )
 from app.models.user import User
@@ -21,6 +25,7 @@ from app.models.user import User
 __all__ = [
     "Affiliation",
     "Base",
+    "CANCELLED_BY",
     "BookingPolicy",
     "CreditPardon",
     "Department",
@@ -33,6 +38,7 @@ __all__ = [
     "NOTES_MAX_LENGTH",
     "Patient",
     "Person",
+    "REASON_MAX_LENGTH",
     "RefreshToken",
     "Registration",
     "RegistrationStatus",
@@ -43,6 +49,8 @@ __all__ = [
     "Schedule",
     "ScheduleSlot",
     "User",
+    "WAITLIST_STATUSES",
+    "WaitlistEntry",
     "holds_slot",
     "utcnow",
 ]

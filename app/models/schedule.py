@@ -18,7 +18,9 @@ from sqlalchemy import (
     Text,
     Time,
     UniqueConstraint,
+    case,
     func,
+    select,
     text,
 )
 from sqlalchemy.dialects.postgresql import ExcludeConstraint
@@ -31,6 +33,10 @@ MAX_APPOINTMENTS_LIMIT = 1000
 NOTES_MAX_LENGTH = 2000
 SLOT_MINUTES_MIN, SLOT_MINUTES_MAX = 5, 240
 SCHEDULE_STATUSES = ("open", "suspended")
+REASON_MAX_LENGTH = 500
+# Who cancelled a registration: its owner, the registration office, or the hospital (停诊).
+CANCELLED_BY = ("patient", "admin", "hospital")
+WAITLIST_STATUSES = ("waiting", "booked", "skipped", "left", "expired")
 
 
 class Schedule(TimestampMixin, Base):
@@ -87,6 +93,8 @@ class Schedule(TimestampMixin, Base):
     slot_minutes: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(20), nullable=False, default="open",
                                         server_default="open")
+    # Why the registration office suspended it (停诊); None while open.
+    suspend_reason: Mapped[str | None] = mapped_column(String(REASON_MAX_LENGTH))
     # Computed in the same SELECT as the row: no per-row COUNT.
     available_slots: Mapped[int] = column_property(max_appointments - booked_count)
     # When the schedule is released (放号; None: always) and when booking closes for
@@ -144,6 +152,8 @@ class Registration(TimestampMixin, Base):
         CheckConstraint(f"char_length(notes) <= {NOTES_MAX_LENGTH}", name="notes_length"),
         CheckConstraint("queue_number >= 1", name="queue_number_positive"),
         Index("ix_registrations_status", "status"),
+        CheckConstraint("cancelled_by IN ('patient', 'admin', 'hospital')",
+                        name="cancelled_by"),
         # Trigram index for the substring search over notes (migration 0002).
         Index("ix_registrations_notes_trgm", "notes", postgresql_using="gin",
               postgresql_ops={"notes": "gin_trgm_ops"}),
@@ -170,6 +180,12 @@ class Registration(TimestampMixin, Base):
     # A pardoned no-show stays no_show and never counts toward a suspension again.
     no_show_pardoned: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
                                                    server_default="false")
+    # Set by every cancel (None while active); cancel_reason for the hospital's (停诊).
+    cancelled_by: Mapped[str | None] = mapped_column(String(20))
+    cancel_reason: Mapped[str | None] = mapped_column(String(REASON_MAX_LENGTH))
+    # The suspended schedule a substitution (替诊) moved it from.
+    moved_from_schedule_id: Mapped[int | None] = mapped_column(
+        ForeignKey("schedules.id", ondelete="SET NULL"))
     # Assigned by the booking trigger from schedules.last_queue_number: never reused.
     queue_number: Mapped[int] = mapped_column(Integer, nullable=False,
                                               server_default=FetchedValue())
@@ -178,6 +194,52 @@ class Registration(TimestampMixin, Base):
         func.registration_visit_start(schedule_id, slot_id, type_=DateTime()))
     visit_end: Mapped[dt.datetime] = column_property(
         func.registration_visit_end(schedule_id, slot_id, type_=DateTime()))
+
+
+class WaitlistEntry(TimestampMixin, Base):
+    """A patient waiting for a place on a full schedule (候补).
+
+    Entries are served in id (join) order by the database function serve_waitlist
+    (migration 0008), in the transaction that frees a place.
+    """
+
+    __tablename__ = "waitlist_entries"
+    __table_args__ = (
+        CheckConstraint("status IN ('waiting', 'booked', 'skipped', 'left', 'expired')",
+                        name="status"),
+        # One waiting entry per patient and schedule.
+        Index("uq_waitlist_entries_waiting_patient", "schedule_id", "patient_id", unique=True,
+              postgresql_where=text("status = 'waiting'")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    schedule_id: Mapped[int] = mapped_column(
+        ForeignKey("schedules.id", ondelete="CASCADE"), nullable=False, index=True)
+    patient_id: Mapped[int] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), nullable=False, index=True)
+    status: Mapped[str] = mapped_column(String(20), nullable=False, default="waiting",
+                                        server_default="waiting")
+    registration_id: Mapped[int | None] = mapped_column(
+        ForeignKey("registrations.id", ondelete="SET NULL"), index=True)
+    # The refusal's code for a skipped entry.
+    reason: Mapped[str | None] = mapped_column(String(50))
+
+
+def _waitlist_position() -> ColumnElement[int | None]:
+    """1-based place among the schedule's waiting entries (join order); None otherwise."""
+    ahead = WaitlistEntry.__table__.alias("ahead")
+    count = (select(func.count()).select_from(ahead)
+             .where(ahead.c.schedule_id == WaitlistEntry.schedule_id,
+                    ahead.c.status == "waiting", ahead.c.id <= WaitlistEntry.id)
+             .scalar_subquery())
+    return case((WaitlistEntry.status == "waiting", count), else_=None)
+
+
+WaitlistEntry.position = column_property(_waitlist_position())
+# When its schedule starts (hospital wall-clock time): a waiting entry expires then.
+WaitlistEntry.schedule_start = column_property(
+    select(Schedule.date + Schedule.start_time).where(Schedule.id == WaitlistEntry.schedule_id)
+    .scalar_subquery())
 
 
 def holds_slot(status: ColumnElement[str]) -> ColumnElement[bool]:

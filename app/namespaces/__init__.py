@@ -9,6 +9,7 @@ from app.namespaces.schedules import ns as schedules_ns
 from app.namespaces.settings import ns as settings_ns
 from app.namespaces.stats import ns as stats_ns
 from app.namespaces.users import ns as users_ns
+from app.namespaces.waitlist import ns as waitlist_ns
 
 NAMESPACES = [
     users_ns,
@@ -18,6 +19,7 @@ NAMESPACES = [
     affiliations_ns,
     schedules_ns,
     registrations_ns,
+    waitlist_ns,
     stats_ns,
     settings_ns,
     health_ns,

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask_restx import Namespace, Resource
 
 from app.identity.auth import admin_required, current_actor, login_required
-from app.schemas.common import error_model, list_params_doc
+from app.schemas.common import error_model, list_model, list_params_doc
 from app.schemas.patients import (
     PARDON,
     PATIENT_CREATE,
@@ -20,9 +20,12 @@ from app.schemas.registrations import (
     registration_models,
     registration_to_dict,
 )
+from app.schemas.waitlist import WAITLIST_SORTABLE, entry_to_dict
+from app.schemas.waitlist import register_models as waitlist_models
 from app.services import credit as credit_service
 from app.services import patients as service
 from app.services import registrations as registration_service
+from app.services import waitlist as waitlist_service
 from app.validation import validate
 from app.web.requests import json_body, no_content, query_list_params, search_list_params
 
@@ -163,3 +166,24 @@ class PatientCreditPardon(Resource):
         data = validate(PARDON, json_body())
         return credit_to_dict(credit_service.pardon(current_actor(), patient_id,
                                                     data["reason"]))
+
+
+waitlist_m = waitlist_models(ns)
+waitlist_list = list_model(ns, "WaitlistEntryList", waitlist_m["entry"])
+
+
+@ns.route("/<int:patient_id>/waitlist")
+@ns.param("patient_id", "The patient identifier")
+class PatientWaitlist(Resource):
+    @ns.doc(params=list_params_doc(WAITLIST_SORTABLE))
+    @ns.response(200, "The patient's waitlist entries", waitlist_list)
+    @ns.response(400, "Bad list parameters", error)
+    @ns.response(401, "Missing or invalid token", error)
+    @ns.response(403, "A doctor who sees the patient is not its owner", error)
+    @ns.response(404, "No such patient, or not the caller's", error)
+    @login_required
+    def get(self, patient_id: int):
+        """List a patient's waitlist entries (owner or admin)."""
+        page = waitlist_service.list_patient_waitlist(current_actor(), patient_id,
+                                                      query_list_params(WAITLIST_SORTABLE))
+        return page.envelope(entry_to_dict)

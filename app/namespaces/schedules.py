@@ -23,8 +23,16 @@ from app.schemas.schedules import (
     schedule_to_dict,
     slot_to_dict,
 )
+from app.schemas.waitlist import (
+    SUSPEND,
+    WAITLIST_JOIN,
+    WAITLIST_SORTABLE,
+    entry_to_dict,
+)
+from app.schemas.waitlist import register_models as waitlist_models
 from app.services import registrations as registration_service
 from app.services import schedules as service
+from app.services import stop_clinic, waitlist
 from app.validation import validate
 from app.web.requests import json_body, no_content, query_list_params, search_list_params
 
@@ -156,3 +164,79 @@ class ScheduleSlots(Resource):
         """List a schedule's time slots (分时段) with their free places, by start time."""
         return service.list_slots(schedule_id, query_list_params(SLOT_SORTABLE)
                                   ).envelope(slot_to_dict)
+
+
+waitlist_m = waitlist_models(ns)
+waitlist_list = list_model(ns, "WaitlistEntryList", waitlist_m["entry"])
+
+
+@ns.route("/<int:schedule_id>/suspend")
+@ns.param("schedule_id", "The schedule identifier")
+class ScheduleSuspend(Resource):
+    @ns.expect(waitlist_m["suspend"])
+    @ns.response(200, "Suspended", m["schedule"])
+    @ns.response(400, "No reason, a reason over 500 characters, or a bad substitute id",
+                 error)
+    @ns.response(401, "Missing or invalid token", error)
+    @ns.response(403, "Admins only", error)
+    @ns.response(404, "No such schedule or substitute", error)
+    @ns.response(409, "Started (schedule_started), already suspended (already_suspended), "
+                      "a substitute that cannot stand in (invalid_substitute) or has too few "
+                      "free places (substitute_too_small)", error)
+    @ns.response(413, "Body too large", error)
+    @admin_required
+    def post(self, schedule_id: int):
+        """Stop a session (停诊, admin only): cancel its bookings, or move them to a
+        substitute session (替诊); its waitlist expires."""
+        data = validate(SUSPEND, json_body())
+        return schedule_to_dict(stop_clinic.suspend_schedule(
+            schedule_id, data["reason"], data.get("substitute_schedule_id")))
+
+
+@ns.route("/<int:schedule_id>/resume")
+@ns.param("schedule_id", "The schedule identifier")
+class ScheduleResume(Resource):
+    @ns.response(200, "Open again", m["schedule"])
+    @ns.response(401, "Missing or invalid token", error)
+    @ns.response(403, "Admins only", error)
+    @ns.response(404, "No such schedule", error)
+    @ns.response(409, "Not suspended (not_suspended)", error)
+    @admin_required
+    def post(self, schedule_id: int):
+        """Reopen a suspended session (admin only); cancelled bookings stay cancelled."""
+        return schedule_to_dict(stop_clinic.resume_schedule(schedule_id))
+
+
+@ns.route("/<int:schedule_id>/waitlist")
+@ns.param("schedule_id", "The schedule identifier")
+class ScheduleWaitlist(Resource):
+    @ns.expect(waitlist_m["join"])
+    @ns.response(201, "Waiting", waitlist_m["entry"])
+    @ns.response(400, "Bad patient id", error)
+    @ns.response(401, "Missing or invalid token", error)
+    @ns.response(403, "A doctor who sees the patient is not its owner", error)
+    @ns.response(404, "No such schedule, or no such patient of the caller's", error)
+    @ns.response(409, "Not full (schedule_not_full), already waiting "
+                      "(duplicate_waitlist_entry), already booked (duplicate_registration), "
+                      "or the booking policy refuses (schedule_started, schedule_suspended, "
+                      "not_yet_released, booking_closed)", error)
+    @ns.response(413, "Body too large", error)
+    @login_required
+    def post(self, schedule_id: int):
+        """Join a full session's waitlist (候补; the patient's owner or an admin): booked
+        automatically, in join order, when a place frees up."""
+        data = validate(WAITLIST_JOIN, json_body())
+        entry = waitlist.join_waitlist(current_actor(), schedule_id, data["patient_id"])
+        return entry_to_dict(entry), 201
+
+    @ns.doc(params=list_params_doc(WAITLIST_SORTABLE))
+    @ns.response(200, "Every entry, whatever its status", waitlist_list)
+    @ns.response(400, "Bad list parameters", error)
+    @ns.response(401, "Missing or invalid token", error)
+    @ns.response(403, "Admins only", error)
+    @ns.response(404, "No such schedule", error)
+    @admin_required
+    def get(self, schedule_id: int):
+        """List a session's waitlist (admin only)."""
+        return waitlist.list_schedule_waitlist(
+            schedule_id, query_list_params(WAITLIST_SORTABLE)).envelope(entry_to_dict)

@@ -25,6 +25,7 @@ from app.models import JobRun, Registration, Schedule
 from app.services.common import lock_schedules_of
 from app.services.idempotency import purge_expired_keys
 from app.services.sessions import purge_expired_refresh_tokens
+from app.services.waitlist import expire_started
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,8 @@ def run_no_show_job(app: Flask, now: dt.datetime | None = None) -> int | None:
                                     ZoneInfo(config["HOSPITAL_TIMEZONE"]))
             # Housekeeping that also needs doing once per period: replayable booking
             # responses are kept 24 hours; expired refresh tokens can no longer be used.
+            zone = ZoneInfo(config["HOSPITAL_TIMEZONE"])
+            expired = expire_started(now.astimezone(zone).replace(tzinfo=None))
             purged = purge_expired_keys()
             purged_tokens = purge_expired_refresh_tokens()
             db.session.execute(update(JobRun)
@@ -101,8 +104,9 @@ def run_no_show_job(app: Flask, now: dt.datetime | None = None) -> int | None:
         except Exception:
             db.session.rollback()
             raise
-    log.info("no-show job: marked %d registrations no_show; purged %d idempotency keys and "
-             "%d expired refresh tokens", changed, purged, purged_tokens)
+    log.info("no-show job: marked %d registrations no_show; expired %d waitlist entries of "
+             "started schedules; purged %d idempotency keys and %d expired refresh tokens",
+             changed, expired, purged, purged_tokens)
     return changed
 
 

@@ -5,7 +5,7 @@ from typing import Any
 
 from flask_restx import Namespace, fields
 
-from app.models import NOTES_MAX_LENGTH, STATUSES, Registration
+from app.models import CANCELLED_BY, NOTES_MAX_LENGTH, STATUSES, Registration
 from app.schemas.common import iso, list_model, nullable, search_model
 from app.services.schedule_rules import aware
 from app.validation import Field, restx_model
@@ -52,6 +52,9 @@ def registration_to_dict(registration: Registration) -> dict[str, Any]:
         "slot_id": registration.slot_id,
         "visit_start": iso(aware(registration.visit_start)),
         "visit_end": iso(aware(registration.visit_end)),
+        "cancelled_by": registration.cancelled_by,
+        "cancel_reason": registration.cancel_reason,
+        "moved_from_schedule_id": registration.moved_from_schedule_id,
         "created_at": iso(registration.created_at),
         "updated_at": iso(registration.updated_at),
     }
@@ -73,6 +76,15 @@ def registration_models(ns: Namespace) -> dict[str, Any]:
                                        description="Suggested visit time (建议就诊时间): the "
                                                    "slot's start, else the schedule's"),
         "visit_end": fields.DateTime(readonly=True),
+        "cancelled_by": nullable(fields.String(
+            readonly=True, enum=list(CANCELLED_BY),
+            description="Who cancelled it: its owner, the registration office, or the "
+                        "hospital (停诊); null while active")),
+        "cancel_reason": nullable(fields.String(
+            readonly=True, description="The hospital's reason for a stop-clinic cancel")),
+        "moved_from_schedule_id": nullable(fields.Integer(
+            readonly=True, description="The suspended session a substitution (替诊) moved it "
+                                       "from")),
         "created_at": fields.DateTime(readonly=True),
         "updated_at": fields.DateTime(readonly=True),
     })

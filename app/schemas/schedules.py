@@ -70,6 +70,7 @@ def schedule_to_dict(schedule: Schedule) -> dict[str, Any]:
         "available_slots": schedule.available_slots,
         "slot_minutes": schedule.slot_minutes,
         "status": schedule.status,
+        "suspend_reason": schedule.suspend_reason,
         "release_at": iso(aware(schedule.release_at)),
         "bookable": bookable(schedule, now),
         "created_at": iso(schedule.created_at),
@@ -102,6 +103,8 @@ def schedule_fields() -> dict[str, Any]:
         "available_slots": fields.Integer(readonly=True),
         "slot_minutes": nullable(fields.Integer(description="null: not split into slots")),
         "status": fields.String(enum=list(SCHEDULE_STATUSES), readonly=True),
+        "suspend_reason": nullable(fields.String(
+            readonly=True, description="Why it is suspended (停诊); null while open")),
         "release_at": nullable(fields.DateTime(
             readonly=True, description="When patients may start booking (放号); null: always")),
         "bookable": fields.Boolean(

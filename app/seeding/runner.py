@@ -44,6 +44,7 @@ from app.seeding.policy import give_own_terms, put_hospital_policy, read_terms
 from app.seeding.progress import Progress
 from app.seeding.scales import SCALES, ScaleSpec
 from app.seeding.slots import Layout, lay_out_slots
+from app.seeding.stop_clinic import seed_stop_clinic
 from app.services.id_numbers import fingerprint_key
 
 DEFAULT_PASSWORD = "seed-password"
@@ -79,6 +80,8 @@ class SeedReport:
     password_hash: str = ""
     load_mode: str = ""
     seconds: float = 0.0
+    # Suspended sessions, moved and cancelled registrations, waiting entries.
+    stop_clinic: dict[str, int] = field(default_factory=dict)
 
 
 def _existing_values(cur) -> tuple[list[str], list[str], list[str]]:
@@ -249,6 +252,11 @@ class _Run:
         self.registrations(departments, sessions, layouts, accounts,
                            config["NO_SHOW_GRACE_MINUTES"])
         loader.end_bulk_load(cur, self.report.load_mode)
+        # With every trigger on again: through the database functions the API uses.
+        self.report.stop_clinic = seed_stop_clinic(
+            cur, self.rng, self.clock.now, self.clock.now.astimezone(self.clock.tz)
+            .replace(tzinfo=None), options.scale)
+        self.report.counts["waitlist_entries"] = self.report.stop_clinic["waiting"]
 
 
 def seed_database(options: SeedOptions, stream: TextIO | None = None) -> SeedReport:
@@ -287,7 +295,8 @@ def _analyze() -> None:
         cur = connection.cursor()
         cur.execute("SET LOCAL statement_timeout = 0")
         cur.execute("ANALYZE departments, doctors, affiliations, schedules, schedule_slots, "
-                    "persons, users, patients, registrations, credit_pardons")
+                    "persons, users, patients, registrations, credit_pardons, "
+                    "waitlist_entries")
         connection.commit()
     finally:
         connection.close()

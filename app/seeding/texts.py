@@ -114,6 +114,10 @@ BIOS = (
 )
 
 # Why an admin forgave a person's no-shows (credit_pardons.reason).
+SUSPEND_REASONS = (
+    "医生临时外出会诊", "医生参加紧急手术", "医生身体不适", "医院临时安排义诊任务",
+    "设备检修，门诊暂停",
+)
 PARDON_REASONS = (
     "患者住院期间未能就诊，已核实出院记录", "突发急症转至急诊，提供了急诊病历",
     "家属病危需要照顾，经核实予以免除", "暴雨天气交通中断，无法按时到院",

@@ -159,6 +159,9 @@ class BookedRegistration:
     visit_end: dt.datetime
     created_at: dt.datetime
     updated_at: dt.datetime
+    cancelled_by: str | None = None
+    cancel_reason: str | None = None
+    moved_from_schedule_id: int | None = None
 
 
 @dataclass(frozen=True)

@@ -29,21 +29,22 @@ def commit(meanings: dict[str, ApiError] | None = None) -> None:
         raise integrity_to_api_error(exc, meanings) from None
 
 
-def flush() -> None:
+def flush(meanings: dict[str, ApiError] | None = None) -> None:
     """Flush; a constraint violation becomes the domain error it stands for."""
     try:
         db.session.flush()
     except IntegrityError as exc:
         db.session.rollback()
-        raise integrity_to_api_error(exc) from None
+        raise integrity_to_api_error(exc, meanings) from None
 
 
-def lock_schedules_of(registration_filter) -> None:
+def lock_schedules_of(registration_filter) -> list[int]:
     """Lock (in id order) the schedules of the active registrations matching a filter.
 
     Deleting or restatusing registrations makes the database triggers update their schedules.
     Every booking locks its schedule row first, so any bulk change takes the same locks in
     the same (id) order before touching registrations: the two can then never deadlock.
+    Returns the locked schedules' ids (where places free up).
     """
     from sqlalchemy import select
 
@@ -51,7 +52,7 @@ def lock_schedules_of(registration_filter) -> None:
 
     booked = select(Registration.schedule_id).where(
         registration_filter, holds_slot(Registration.status))
-    db.session.execute(
+    return list(db.session.scalars(
         select(Schedule.id).where(Schedule.id.in_(booked)).order_by(Schedule.id)
         .with_for_update()
-    )
+    ))

@@ -13,6 +13,7 @@ from app.identity.actor import Actor
 from app.models import Patient, Registration, Schedule, User
 from app.services import id_numbers
 from app.services.common import commit, get_or_404, lock_schedules_of
+from app.services.freed_places import serve_waitlists
 from app.services.policy import get_policy
 from app.services.schedule_rules import hospital_today
 from app.web.pagination import ListParams, Page, like_pattern, paginate
@@ -164,8 +165,9 @@ def update_patient(actor: Actor, patient_id: int, changes: dict[str, Any]) -> Pa
 def delete_patient(actor: Actor, patient_id: int) -> None:
     """Delete a patient; the database deletes its registrations and frees their slots."""
     patient = get_patient(actor, patient_id)
-    lock_schedules_of(Registration.patient_id == patient.id)
+    freed = lock_schedules_of(Registration.patient_id == patient.id)
     db.session.delete(patient)
+    serve_waitlists(freed)
     commit()
 
 

@@ -25,6 +25,7 @@ from app.services.booking import (
     schedule_started,
 )
 from app.services.common import commit, flush
+from app.services.freed_places import serve_waitlists
 from app.services.policy import get_policy
 from app.services.registrations import (
     RegistrationAccess,
@@ -47,6 +48,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 # What a doctor may set on the registrations of its own schedules.
 DOCTOR_STATUSES = frozenset({COMPLETED, NO_SHOW})
+# Statuses that give the registration's place back (to the waitlist first).
+FREEING = frozenset({CANCELLED, NO_SHOW})
 
 
 def _lock(actor: Actor, registration_id: int) -> tuple[RegistrationAccess, Schedule]:
@@ -97,7 +100,13 @@ def _change_status(actor: Actor, registration: Registration, schedule: Schedule,
     if new_status == CANCELLED and not actor.is_admin:
         check_cancel_deadline(registration)
     if new_status == SCHEDULED:
+        if schedule.status != "open":
+            raise Conflict(f"Schedule {schedule.id} is suspended (停诊)", "schedule_suspended",
+                           {"status": "the schedule is suspended"})
         _check_person_rules(actor, registration, schedule)
+        registration.cancelled_by = registration.cancel_reason = None
+    elif new_status == CANCELLED:
+        registration.cancelled_by = "admin" if actor.is_admin else "patient"
     registration.status = new_status
     if new_status == SCHEDULED:
         if schedule.slot_minutes is not None and registration.slot_id is None:
@@ -107,6 +116,8 @@ def _change_status(actor: Actor, registration: Registration, schedule: Schedule,
         # per patient) and the capacity CHECK decide, as for a new booking; flush() turns
         # their refusal into 409 duplicate_registration / schedule_full.
         flush()
+    elif new_status in FREEING:
+        serve_waitlists(schedule.id)  # the freed place goes to the first waiter who may take it
 
 
 # The person rules of a booking (migration 0007), for a registration taking a place again.
@@ -203,5 +214,8 @@ def delete_registration(actor: Actor, registration_id: int) -> None:
                            "registration can no longer be deleted", "schedule_started",
                            {"registration": "the schedule has already started"})
         check_cancel_deadline(registration)
+    frees = registration.status in (SCHEDULED, COMPLETED)
     db.session.delete(registration)
+    if frees:
+        serve_waitlists(schedule.id)
     commit()

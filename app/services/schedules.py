@@ -10,7 +10,8 @@ from sqlalchemy import Select, or_, select
 from app.errors import Conflict
 from app.extensions import db
 from app.models import Department, Doctor, Schedule, ScheduleSlot
-from app.services.common import commit, get_or_404
+from app.services.common import commit, flush, get_or_404
+from app.services.freed_places import serve_waitlists
 from app.services.schedule_rules import check_schedule, guard_active_registrations, not_found
 from app.validation import parse_date
 from app.web.pagination import ListParams, Page, like_pattern, paginate
@@ -97,13 +98,14 @@ def update_schedule(schedule_id: int, changes: dict[str, Any]) -> Schedule:
     check_schedule(**merged, booked_count=schedule.booked_count, exclude_id=schedule.id)
     relaid = [key for key in LAYOUT_FIELDS
               if key in changes and changes[key] != getattr(schedule, key)]
+    more_places = merged["max_appointments"] > schedule.max_appointments
     for key in (*FIELDS, "slot_minutes"):
         if key in changes:
             setattr(schedule, key, changes[key])
     # The slot rules are held by the database (trigger schedules_slots): new times or slot
     # length are refused while the schedule holds active registrations, and a capacity
     # that would leave a slot below its bookings is refused by the slots' CHECK.
-    commit({
+    meanings = {
         "ck_schedules_slots_unbooked": Conflict(
             f"Schedule {schedule_id} holds active registrations; its times and time slots "
             "cannot change", "schedule_has_bookings",
@@ -113,7 +115,12 @@ def update_schedule(schedule_id: int, changes: dict[str, Any]) -> Schedule:
             f"max_appointments cannot be {merged['max_appointments']}: a time slot would "
             "hold fewer places than it has booked", "capacity_below_booked",
             {"max_appointments": "a time slot would hold fewer places than it has booked"}),
-    })
+    }
+    if more_places:
+        flush(meanings)
+        serve_waitlists(schedule.id)  # the new places go to the waitlist first
+        db.session.refresh(schedule)
+    commit(meanings)
     return schedule
 
 

@@ -12,6 +12,7 @@ from app.extensions import db
 from app.identity.actor import Actor
 from app.models import Doctor, Patient, Registration, User
 from app.services.common import commit, get_or_404, lock_schedules_of
+from app.services.freed_places import serve_waitlists
 from app.web.pagination import ListParams, Page, like_pattern, paginate
 
 SORT_COLUMNS = {
@@ -141,9 +142,10 @@ def delete_user(user_id: int) -> None:
     """Delete an account with its patients and registrations (not the last admin)."""
     user = get_user(user_id)
     _ensure_not_last_admin(user, "delete")
-    lock_schedules_of(Registration.patient_id.in_(
+    freed = lock_schedules_of(Registration.patient_id.in_(
         select(Patient.id).where(Patient.user_id == user.id)))
     db.session.delete(user)
+    serve_waitlists(freed)
     commit()
 
 

@@ -6,7 +6,7 @@ import itertools
 from typing import Any
 
 from app.extensions import db
-from app.models import Patient, Registration, Schedule, User
+from app.models import Patient, Registration, Schedule, User, WaitlistEntry
 from tests.factories import PASSWORD
 
 ROLES = ("anonymous", "user", "other_user", "doctor", "other_doctor", "admin")
@@ -36,6 +36,7 @@ class World:
         self.registration = factory.registration(self.patient, self.d_future)
         self.own_patient = {role: factory.patient(account)
                             for role, account in self.accounts.items()}
+        self.waitlist_entry = self.fresh_waitlist_entry()
         self.me: User | None = None  # the account making the current request
 
     @property
@@ -74,7 +75,7 @@ class World:
         return {"user_id": self.owner.id, "patient_id": self.patient.id,
                 "registration_id": self.registration.id, "doctor_id": self.d.id,
                 "department_id": self.d_future.department_id, "schedule_id": self.d_future.id,
-                "status": "scheduled"}
+                "entry_id": self.waitlist_entry.id, "status": "scheduled"}
 
     # --- fresh rows ---------------------------------------------------------------------------
 
@@ -104,6 +105,26 @@ class World:
 
     def fresh_schedule(self) -> Schedule:
         return self.factory.schedule()
+
+    def fresh_suspended_schedule(self) -> Schedule:
+        schedule = self.factory.schedule()
+        schedule.status, schedule.suspend_reason = "suspended", "matrix"
+        db.session.commit()
+        return schedule
+
+    def fresh_full_schedule(self) -> Schedule:
+        """A future schedule of one place, taken by a patient of nobody in the matrix."""
+        schedule = self.factory.schedule(max_appointments=1)
+        self.factory.registration(self.factory.patient(self.factory.user()), schedule)
+        return schedule
+
+    def fresh_waitlist_entry(self) -> WaitlistEntry:
+        """`patient` (of `user`) waiting on a new full schedule."""
+        entry = WaitlistEntry(schedule_id=self.fresh_full_schedule().id,
+                              patient_id=self.patient.id)
+        db.session.add(entry)
+        db.session.commit()
+        return entry
 
     # --- bodies -------------------------------------------------------------------------------
 

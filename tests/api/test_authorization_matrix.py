@@ -169,6 +169,20 @@ TABLE: dict[tuple[str, str], Op] = {
         204, path=lambda w, r: {"schedule_id": w.fresh_schedule().id}),
     ("GET", "/schedules/<int:schedule_id>/registrations"): row(401, 403, 403, 200, 403, 200),
     ("GET", "/schedules/<int:schedule_id>/slots"): any_user(200),
+    ("POST", "/schedules/<int:schedule_id>/suspend"): admin_only(
+        200, path=lambda w, r: {"schedule_id": w.fresh_schedule().id},
+        body=lambda w, r: {"reason": "matrix"}),
+    ("POST", "/schedules/<int:schedule_id>/resume"): admin_only(
+        200, path=lambda w, r: {"schedule_id": w.fresh_suspended_schedule().id}),
+    # the waitlist: every account joins with a patient of its own
+    ("POST", "/schedules/<int:schedule_id>/waitlist"): any_user(
+        201, path=lambda w, r: {"schedule_id": w.fresh_full_schedule().id},
+        body=lambda w, r: {"patient_id": w.own_patient.get(r, w.patient).id}),
+    ("GET", "/schedules/<int:schedule_id>/waitlist"): admin_only(200),
+    ("GET", "/patients/<int:patient_id>/waitlist"): row(401, 200, 404, 403, 404, 200),
+    ("DELETE", "/waitlist/<int:entry_id>"): row(
+        401, 204, 404, 404, 404, 204,
+        path=lambda w, r: {"entry_id": w.fresh_waitlist_entry().id}),
     # the booking policy
     ("GET", "/settings/booking"): any_user(200),
     ("PUT", "/settings/booking"): admin_only(200, body=lambda w, r: {

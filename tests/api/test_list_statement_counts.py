@@ -50,6 +50,12 @@ def crowd(app, factory, monkeypatch):
         "INSERT INTO registrations (patient_id, schedule_id, notes) SELECT (SELECT min(id) FROM"
         " patients WHERE user_id = :admin), s.id, 'note 1' FROM schedules s"
         " WHERE s.id > (SELECT min(id) FROM schedules)",
+        # Every patient waits on the first schedule; the first patient on every schedule.
+        "INSERT INTO waitlist_entries (schedule_id, patient_id) SELECT (SELECT min(id) FROM"
+        " schedules), p.id FROM patients p WHERE p.user_id = :admin",
+        "INSERT INTO waitlist_entries (schedule_id, patient_id) SELECT s.id, (SELECT min(id)"
+        " FROM patients WHERE user_id = :admin) FROM schedules s"
+        " WHERE s.id > (SELECT min(id) FROM schedules)",
     ):
         db.session.execute(text(statement), params)
     db.session.commit()

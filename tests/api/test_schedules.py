@@ -9,7 +9,8 @@ from app.services.schedule_rules import hospital_today
 from tests.assertions import assert_error
 
 FIELDS = {"id", "doctor_id", "department_id", "date", "start_time", "end_time",
-          "max_appointments", "available_slots", "slot_minutes", "status", "release_at",
+          "max_appointments", "available_slots", "slot_minutes", "status", "suspend_reason",
+          "release_at",
           "bookable", "created_at", "updated_at"}
 
 
