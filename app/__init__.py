@@ -173,12 +173,14 @@ def register_api(app: Flask) -> None:
 
 def register_hooks(app: Flask) -> None:
     """Request-level hooks: request ids and access log, rate limits, ETags and the cache."""
+    from app.services.event_actor import init_event_actor
     from app.web.caching import init_caching
     from app.web.hooks import init_hooks
     from app.web.load import init_load_limits
     from app.web.ratelimit import init_rate_limits
 
     init_hooks(app)
+    init_event_actor()
     init_load_limits(app)
     init_rate_limits(app)
     init_caching(app)

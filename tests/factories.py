@@ -6,10 +6,20 @@ import itertools
 from typing import Any
 
 from flask_jwt_extended import create_access_token
+from sqlalchemy import update
 
 from app.extensions import db
 from app.identity.tokens import mint_pair
-from app.models import Affiliation, Department, Doctor, Patient, Registration, Schedule, User
+from app.models import (
+    Affiliation,
+    BookingPolicy,
+    Department,
+    Doctor,
+    Patient,
+    Registration,
+    Schedule,
+    User,
+)
 from app.services.sessions import record_refresh_token
 from app.services.users import create_user
 
@@ -91,6 +101,11 @@ class Factory:
         db.session.add(sched)
         db.session.commit()
         return sched
+
+    def policy(self, **values: Any) -> None:
+        """Change fields of the booking policy (its one row)."""
+        db.session.execute(update(BookingPolicy).values(**values))
+        db.session.commit()
 
     def patient(self, user: User, name: str | None = None, **kwargs: Any) -> Patient:
         """A patient owned by user."""

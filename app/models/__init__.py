@@ -2,7 +2,7 @@
 from app.models.base import Base, utcnow
 from app.models.catalogue import Affiliation, Department, Doctor
 from app.models.enums import GENDERS, STATUSES, Gender, RegistrationStatus
-from app.models.ops import IdempotencyKey, JobRun, RefreshToken
+from app.models.ops import Event, IdempotencyKey, JobRun, RefreshToken
 from app.models.patient import CreditPardon, Patient, Person
 from app.models.policy import BookingPolicy
 from app.models.schedule import (
@@ -30,6 +30,7 @@ __all__ = [
     "CreditPardon",
     "Department",
     "Doctor",
+    "Event",
     "GENDERS",
     "Gender",
     "IdempotencyKey",

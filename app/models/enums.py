@@ -15,6 +15,7 @@ class RegistrationStatus(enum.StrEnum):
     """Lifecycle of a registration (挂号)."""
 
     scheduled = "scheduled"
+    checked_in = "checked_in"
     completed = "completed"
     cancelled = "cancelled"
     no_show = "no_show"

@@ -4,7 +4,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, func
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -61,3 +71,32 @@ class RefreshToken(Base):
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, default=utcnow, server_default=func.now()
     )
+
+
+class Event(Base):
+    """One change, immutable, written by database triggers in the changing transaction.
+
+    The feed (GET /events) answers only up to event_feed_horizon() (migration 0009), so a
+    poller that asks for what follows the last id it saw never misses one.
+    """
+
+    __tablename__ = "events"
+    __table_args__ = (
+        CheckConstraint("actor_role IN ('user', 'doctor', 'admin')", name="actor_role"),
+        Index("ix_events_registration_id_id", "registration_id", "id",
+              postgresql_where=text("registration_id IS NOT NULL")),
+        Index("ix_events_type_id", "type", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False,
+                                         server_default=func.clock_timestamp())
+    type: Mapped[str] = mapped_column(String(40), nullable=False)
+    # No foreign keys: an event outlives what it tells of.
+    actor_user_id: Mapped[int | None] = mapped_column(Integer)
+    actor_role: Mapped[str | None] = mapped_column(String(10))
+    registration_id: Mapped[int | None] = mapped_column(Integer)
+    schedule_id: Mapped[int | None] = mapped_column(Integer)
+    patient_id: Mapped[int | None] = mapped_column(Integer)
+    data: Mapped[Any] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
+    request_id: Mapped[str | None] = mapped_column(String(64))

@@ -14,6 +14,7 @@ CANCEL_DEADLINE_MAX = 10080
 MAX_ACTIVE_MAX = 100
 NO_SHOW_LIMIT_MAX = 100
 NO_SHOW_DAYS_MAX = 365
+CHECK_IN_OPENS_MAX = 1440
 POLICY_ROW_ID = 1
 
 
@@ -41,6 +42,8 @@ class BookingPolicy(Base):
                         name="no_show_window_range"),
         CheckConstraint(f"no_show_suspend_days BETWEEN 1 AND {NO_SHOW_DAYS_MAX}",
                         name="no_show_suspend_range"),
+        CheckConstraint(f"check_in_opens_minutes BETWEEN 0 AND {CHECK_IN_OPENS_MAX}",
+                        name="check_in_opens_range"),
     )
 
     id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, server_default="1")
@@ -61,5 +64,8 @@ class BookingPolicy(Base):
                                                       server_default="90")
     require_id_number: Mapped[bool] = mapped_column(Boolean, nullable=False,
                                                     server_default="false")
+    # Check-in (签到) opens this long before the visit start.
+    check_in_opens_minutes: Mapped[int] = mapped_column(Integer, nullable=False,
+                                                        server_default="60")
     updated_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now(), onupdate=utcnow)

@@ -180,6 +180,8 @@ class Registration(TimestampMixin, Base):
     # A pardoned no-show stays no_show and never counts toward a suspension again.
     no_show_pardoned: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
                                                    server_default="false")
+    # When the patient checked in (签到) at the clinic.
+    checked_in_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     # Set by every cancel (None while active); cancel_reason for the hospital's (停诊).
     cancelled_by: Mapped[str | None] = mapped_column(String(20))
     cancel_reason: Mapped[str | None] = mapped_column(String(REASON_MAX_LENGTH))

@@ -2,6 +2,7 @@
 from app.namespaces.affiliations import ns as affiliations_ns
 from app.namespaces.departments import ns as departments_ns
 from app.namespaces.doctors import ns as doctors_ns
+from app.namespaces.events import ns as events_ns
 from app.namespaces.health import ns as health_ns
 from app.namespaces.patients import ns as patients_ns
 from app.namespaces.registrations import ns as registrations_ns
@@ -20,6 +21,7 @@ NAMESPACES = [
     schedules_ns,
     registrations_ns,
     waitlist_ns,
+    events_ns,
     stats_ns,
     settings_ns,
     health_ns,

@@ -7,7 +7,9 @@ from flask_restx import Namespace, Resource
 from app.errors import ValidationFailed
 from app.identity.auth import admin_required, current_actor, login_required
 from app.models import STATUSES
-from app.schemas.common import error_model, list_params_doc
+from app.schemas.common import error_model, list_model, list_params_doc
+from app.schemas.events import EVENT_SORTABLE, event_to_dict
+from app.schemas.events import register_models as event_models
 from app.schemas.registrations import (
     IDEMPOTENCY_KEY_MAX_LENGTH,
     REGISTRATION_ADMIN_UPDATE,
@@ -24,6 +26,7 @@ from app.schemas.stats import (
     stats_to_dict,
 )
 from app.services import booking
+from app.services import events as events_service
 from app.services import registration_status as changes_service
 from app.services import registrations as service
 from app.services import stats as stats_service
@@ -115,7 +118,8 @@ class RegistrationSearch(Resource):
 
 
 @ns.route("/status/<string:status>")
-@ns.param("status", "scheduled, completed, cancelled or no_show", enum=list(STATUSES))
+@ns.param("status", "scheduled, checked_in, completed, cancelled or no_show",
+          enum=list(STATUSES))
 class RegistrationsByStatus(Resource):
     @ns.doc(params=LIST_PARAMS)
     @ns.response(200, "Registrations in that status", m["list"])
@@ -201,6 +205,44 @@ class RegistrationComplete(Resource):
         """Mark a registration completed (admin, or the schedule's doctor once it started)."""
         registration = changes_service.complete_registration(current_actor(), registration_id)
         return registration_to_dict(registration)
+
+
+@ns.route("/<int:registration_id>/check_in")
+@ns.param("registration_id", "The registration identifier")
+class RegistrationCheckIn(Resource):
+    @ns.response(200, "Checked in", m["registration"])
+    @ns.response(401, "Missing or invalid token", error)
+    @ns.response(403, "The schedule's doctor is not the patient's owner", error)
+    @ns.response(404, "No such registration, or not the caller's", error)
+    @ns.response(409, "Not scheduled (invalid_status_transition), or outside the check-in "
+                      "window (check_in_closed)", error)
+    @login_required
+    def put(self, registration_id: int):
+        """Check in at the clinic (签到; owner or admin): from check_in_opens_minutes before
+        the visit start until the schedule's end."""
+        registration = changes_service.check_in_registration(current_actor(), registration_id)
+        return registration_to_dict(registration)
+
+
+event_m = event_models(ns)
+event_list = list_model(ns, "EventList", event_m["event"])
+
+
+@ns.route("/<int:registration_id>/events")
+@ns.param("registration_id", "The registration identifier")
+class RegistrationEvents(Resource):
+    @ns.doc(params=list_params_doc(EVENT_SORTABLE))
+    @ns.response(200, "The registration's history, oldest first", event_list)
+    @ns.response(400, "Bad list parameters", error)
+    @ns.response(401, "Missing or invalid token", error)
+    @ns.response(403, "The schedule's doctor is not the patient's owner", error)
+    @ns.response(404, "No such registration, or not the caller's", error)
+    @login_required
+    def get(self, registration_id: int):
+        """A registration's history: every change, who made it and when (owner or admin)."""
+        page = events_service.registration_events(current_actor(), registration_id,
+                                                  query_list_params(EVENT_SORTABLE))
+        return page.envelope(event_to_dict)
 
 
 stats_models = register_stats_models(ns)

@@ -52,6 +52,7 @@ def registration_to_dict(registration: Registration) -> dict[str, Any]:
         "slot_id": registration.slot_id,
         "visit_start": iso(aware(registration.visit_start)),
         "visit_end": iso(aware(registration.visit_end)),
+        "checked_in_at": iso(registration.checked_in_at),
         "cancelled_by": registration.cancelled_by,
         "cancel_reason": registration.cancel_reason,
         "moved_from_schedule_id": registration.moved_from_schedule_id,
@@ -76,6 +77,8 @@ def registration_models(ns: Namespace) -> dict[str, Any]:
                                        description="Suggested visit time (建议就诊时间): the "
                                                    "slot's start, else the schedule's"),
         "visit_end": fields.DateTime(readonly=True),
+        "checked_in_at": nullable(fields.DateTime(
+            readonly=True, description="When the patient checked in (签到); null before")),
         "cancelled_by": nullable(fields.String(
             readonly=True, enum=list(CANCELLED_BY),
             description="Who cancelled it: its owner, the registration office, or the "

@@ -9,6 +9,7 @@ from app.models import BookingPolicy
 from app.models.policy import (
     BOOKING_CUTOFF_MAX,
     CANCEL_DEADLINE_MAX,
+    CHECK_IN_OPENS_MAX,
     HORIZON_DAYS_MAX,
     MAX_ACTIVE_MAX,
     NO_SHOW_DAYS_MAX,
@@ -53,6 +54,9 @@ POLICY_UPDATE = {
     "require_id_number": Field(
         kind="boolean", description="Patients need a resident ID number (实名制), to be "
                                     "created and to book"),
+    "check_in_opens_minutes": Field(
+        kind="integer", minimum=0, maximum=CHECK_IN_OPENS_MAX, example=60,
+        description="Check-in (签到) opens this long before the visit start"),
 }
 
 
@@ -69,6 +73,7 @@ def policy_to_dict(policy: BookingPolicy) -> dict[str, Any]:
         "no_show_window_days": policy.no_show_window_days,
         "no_show_suspend_days": policy.no_show_suspend_days,
         "require_id_number": policy.require_id_number,
+        "check_in_opens_minutes": policy.check_in_opens_minutes,
         "updated_at": iso(policy.updated_at),
     }
 
@@ -88,6 +93,7 @@ def register_models(ns: Namespace) -> dict[str, Any]:
             "no_show_window_days": fields.Integer(),
             "no_show_suspend_days": fields.Integer(),
             "require_id_number": fields.Boolean(),
+            "check_in_opens_minutes": fields.Integer(),
             "updated_at": fields.DateTime(readonly=True),
         }),
         "update": restx_model(ns, "BookingPolicyUpdate", POLICY_UPDATE, partial=True),

@@ -15,7 +15,8 @@ CHUNK_ROWS = 50_000
 # The tables whose rows mean "this database already has data to seed around".
 DATA_TABLES = ("departments", "doctors", "schedules", "patients", "registrations")
 # The per-row triggers a bulk load does in one statement afterwards: (table, trigger).
-BULK_TRIGGERS = (("registrations", "registrations_book"), ("schedules", "schedules_slots"))
+BULK_TRIGGERS = (("registrations", "registrations_book"), ("registrations", "registrations_events"),
+                 ("schedules", "schedules_slots"))
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 

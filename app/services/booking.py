@@ -36,6 +36,7 @@ from app.models import Schedule
 from app.schemas.common import iso
 from app.services import idempotency
 from app.services.common import commit
+from app.services.event_actor import ACTOR_SETTINGS, actor_params
 from app.services.patients import get_patient, patient_not_found
 from app.services.schedule_rules import aware, hospital_now
 
@@ -136,6 +137,7 @@ def refusal(outcome: str, schedule_id: int, slot_id: int | None,
 # The whole booking is one call of the database function book_registration (migration
 # 0006): it locks the schedule row and inserts, or says which rule refused.
 BOOK_SQL = Statement(
+    ACTOR_SETTINGS + "; "
     "SELECT outcome, duplicate_id, registration_id, reg_status, reg_notes, reg_queue_number,"
     " reg_slot_id, reg_visit_start, reg_visit_end, reg_created_at, reg_updated_at, release_at,"
     " suspended_until"
@@ -162,6 +164,7 @@ class BookedRegistration:
     cancelled_by: str | None = None
     cancel_reason: str | None = None
     moved_from_schedule_id: int | None = None
+    checked_in_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -175,7 +178,7 @@ class BookingRequest:
 
 
 def _booking_params(actor: Actor, asked: BookingRequest) -> dict[str, Any]:
-    return {"now": hospital_now(), "schedule_id": asked.schedule_id,
+    return {**actor_params(actor), "now": hospital_now(), "schedule_id": asked.schedule_id,
             "patient_id": asked.patient_id, "slot_id": asked.slot_id, "notes": asked.notes,
             "is_admin": actor.is_admin, "user_id": actor.id}
 

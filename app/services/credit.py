@@ -58,6 +58,9 @@ def pardon(actor: Actor, patient_id: int, reason: str) -> Credit:
         .values(no_show_pardoned=True)
         .execution_options(synchronize_session=False)
     ).rowcount
+    # Its event (credit.pardoned, written by the database) names the patient asked for.
+    db.session.execute(text("SELECT set_config('hospital.patient_id', :patient_id, true)"),
+                       {"patient_id": str(patient.id)})
     db.session.add(CreditPardon(person_id=patient.person_id, pardoned_by=actor.id,
                                 reason=reason, no_shows=pardoned))
     commit()

@@ -19,7 +19,7 @@ from app.services.common import commit
 POLICY_FIELDS = ("horizon_days", "release_time", "booking_cutoff_minutes",
                  "cancel_deadline_minutes", "one_per_department_per_day",
                  "max_active_per_person", "no_show_limit", "no_show_window_days",
-                 "no_show_suspend_days", "require_id_number")
+                 "no_show_suspend_days", "require_id_number", "check_in_opens_minutes")
 
 
 def get_policy(*, lock: bool = False) -> BookingPolicy:

@@ -18,7 +18,7 @@ from sqlalchemy import select, text
 from app.errors import Conflict, Forbidden
 from app.extensions import db
 from app.identity.actor import Actor
-from app.models import Registration, RegistrationStatus, Schedule, ScheduleSlot
+from app.models import Registration, RegistrationStatus, Schedule, ScheduleSlot, utcnow
 from app.services.booking import (
     lock_schedule,
     person_refusal,
@@ -36,12 +36,15 @@ from app.services.registrations import (
 from app.services.schedule_rules import hospital_now
 
 SCHEDULED = RegistrationStatus.scheduled.value
+CHECKED_IN = RegistrationStatus.checked_in.value
 CANCELLED = RegistrationStatus.cancelled.value
 COMPLETED = RegistrationStatus.completed.value
 NO_SHOW = RegistrationStatus.no_show.value
 
 TRANSITIONS: dict[str, frozenset[str]] = {
-    SCHEDULED: frozenset({CANCELLED, COMPLETED, NO_SHOW}),
+    SCHEDULED: frozenset({CANCELLED, COMPLETED, NO_SHOW, CHECKED_IN}),
+    # Checked in (签到): seen by the doctor, or cancelled at the counter (admins only).
+    CHECKED_IN: frozenset({COMPLETED, CANCELLED}),
     CANCELLED: frozenset({SCHEDULED}),
     COMPLETED: frozenset(),
     NO_SHOW: frozenset(),
@@ -83,7 +86,8 @@ def _change_status(actor: Actor, registration: Registration, schedule: Schedule,
                    new_status: str) -> None:
     """Apply the status machine and the clock; the caller has checked who may ask."""
     old_status = registration.status
-    if new_status not in TRANSITIONS[old_status]:
+    if new_status not in TRANSITIONS[old_status] or (
+            old_status == CHECKED_IN and new_status == CANCELLED and not actor.is_admin):
         raise Conflict(f"A {old_status} registration cannot become {new_status}",
                        "invalid_status_transition",
                        {"status": f"cannot change from {old_status} to {new_status}"})
@@ -105,8 +109,11 @@ def _change_status(actor: Actor, registration: Registration, schedule: Schedule,
                            {"status": "the schedule is suspended"})
         _check_person_rules(actor, registration, schedule)
         registration.cancelled_by = registration.cancel_reason = None
+        registration.checked_in_at = None
     elif new_status == CANCELLED:
         registration.cancelled_by = "admin" if actor.is_admin else "patient"
+    elif new_status == CHECKED_IN:
+        registration.checked_in_at = utcnow()
     registration.status = new_status
     if new_status == SCHEDULED:
         if schedule.slot_minutes is not None and registration.slot_id is None:
@@ -166,6 +173,29 @@ def cancel_registration(actor: Actor, registration_id: int) -> Registration:
     return access.registration
 
 
+def check_in_registration(actor: Actor, registration_id: int) -> Registration:
+    """The patient has arrived (签到): from check_in_opens_minutes before the visit start
+    until the schedule's end (the patient's owner or an admin)."""
+    access, schedule = _lock(actor, registration_id)
+    _owner_only(actor, access, "check in")
+    registration = access.registration
+    if registration.status != SCHEDULED:
+        raise Conflict(f"A {registration.status} registration cannot be checked in",
+                       "invalid_status_transition",
+                       {"status": f"cannot change from {registration.status} to checked_in"})
+    now = hospital_now()
+    opens = registration.visit_start - dt.timedelta(
+        minutes=get_policy().check_in_opens_minutes)
+    closes = dt.datetime.combine(schedule.date, schedule.end_time)
+    if not opens <= now < closes:
+        raise Conflict(f"Check-in for registration {registration.id} is open from "
+                       f"{opens:%Y-%m-%d %H:%M} until {closes:%Y-%m-%d %H:%M}",
+                       "check_in_closed", {"status": "check-in is not open now"})
+    _change_status(actor, registration, schedule, CHECKED_IN)
+    commit()
+    return registration
+
+
 def complete_registration(actor: Actor, registration_id: int) -> Registration:
     """Mark a scheduled registration completed (admins; the schedule's doctor once started)."""
     access, schedule = _lock(actor, registration_id)
@@ -208,13 +238,17 @@ def delete_registration(actor: Actor, registration_id: int) -> None:
     access, schedule = _lock(actor, registration_id)
     _owner_only(actor, access, "delete")
     registration = access.registration
+    if registration.status == CHECKED_IN and not actor.is_admin:
+        raise Conflict(f"Registration {registration.id} is checked in; only the registration "
+                       "office can cancel it now", "invalid_status_transition",
+                       {"status": "a checked_in registration cannot be deleted by its owner"})
     if registration.status == SCHEDULED and not actor.is_admin:
         if schedule_started(schedule):
             raise Conflict(f"Schedule {schedule.id} has already started; a scheduled "
                            "registration can no longer be deleted", "schedule_started",
                            {"registration": "the schedule has already started"})
         check_cancel_deadline(registration)
-    frees = registration.status in (SCHEDULED, COMPLETED)
+    frees = registration.status in (SCHEDULED, CHECKED_IN, COMPLETED)
     db.session.delete(registration)
     if frees:
         serve_waitlists(schedule.id)

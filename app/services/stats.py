@@ -30,6 +30,7 @@ class StatsRow:
     label: str | None
     total: int
     scheduled: int
+    checked_in: int
     completed: int
     cancelled: int
     no_show: int

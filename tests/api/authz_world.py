@@ -4,10 +4,13 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from app.extensions import db
 from app.models import Patient, Registration, Schedule, User, WaitlistEntry
 from tests.factories import PASSWORD
+
+HOSPITAL_TIMEZONE = "Asia/Shanghai"  # the test settings
 
 ROLES = ("anonymous", "user", "other_user", "doctor", "other_doctor", "admin")
 NEW_PASSWORD = "another-password-1"
@@ -38,6 +41,7 @@ class World:
                             for role, account in self.accounts.items()}
         self.waitlist_entry = self.fresh_waitlist_entry()
         self.me: User | None = None  # the account making the current request
+        self._check_in_schedule: Schedule | None = None
 
     @property
     def owner(self) -> User:
@@ -105,6 +109,20 @@ class World:
 
     def fresh_schedule(self) -> Schedule:
         return self.factory.schedule()
+
+    def fresh_check_in(self) -> Registration:
+        """A registration of `user`'s new patient whose check-in window is open now: a
+        session of the doctor at the next hospital midnight, with check-in opening a day
+        ahead."""
+        if self._check_in_schedule is None:
+            self.factory.policy(check_in_opens_minutes=1440)
+            tomorrow = (dt.datetime.now(ZoneInfo(HOSPITAL_TIMEZONE)).date()
+                        + dt.timedelta(days=1))
+            self._check_in_schedule = self.factory.schedule(
+                self.d, date=tomorrow, start=dt.time(0, 0), end=dt.time(0, 30),
+                max_appointments=1000)
+        return self.factory.registration(self.factory.patient(self.owner),
+                                         self._check_in_schedule)
 
     def fresh_suspended_schedule(self) -> Schedule:
         schedule = self.factory.schedule()

@@ -206,6 +206,12 @@ TABLE: dict[tuple[str, str], Op] = {
         401, 200, 404, 403, 404, 200, path=future_registration),
     ("PUT", "/registrations/<int:registration_id>/complete"): row(
         401, 403, 404, 200, 404, 200, path=started_registration),
+    ("PUT", "/registrations/<int:registration_id>/check_in"): row(
+        401, 200, 404, 403, 404, 200,
+        path=lambda w, r: {"registration_id": w.fresh_check_in().id}),
+    ("GET", "/registrations/<int:registration_id>/events"): row(401, 200, 404, 403, 404, 200),
+    # the event log
+    ("GET", "/events/"): admin_only(200),
     # statistics
     ("GET", "/stats/overview"): admin_only(200),
 }

@@ -15,7 +15,8 @@ START = dt.datetime.combine(DAY, dt.time(8, 0))
 DEFAULTS = {"horizon_days": None, "release_time": "00:00:00", "booking_cutoff_minutes": 0,
             "cancel_deadline_minutes": 0, "one_per_department_per_day": False,
             "max_active_per_person": None, "no_show_limit": 0, "no_show_window_days": 90,
-            "no_show_suspend_days": 90, "require_id_number": False}
+            "no_show_suspend_days": 90, "require_id_number": False,
+            "check_in_opens_minutes": 60}
 
 
 def put_policy(client, headers, **changes):

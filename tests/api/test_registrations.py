@@ -13,7 +13,8 @@ from tests.assertions import assert_error
 from tests.sqlcount import count_statements
 
 REGISTRATION_KEYS = {"id", "patient_id", "schedule_id", "status", "notes", "queue_number",
-                     "slot_id", "visit_start", "visit_end", "cancelled_by", "cancel_reason",
+                     "slot_id", "visit_start", "visit_end", "checked_in_at", "cancelled_by",
+                     "cancel_reason",
                      "moved_from_schedule_id", "created_at", "updated_at"}
 
 

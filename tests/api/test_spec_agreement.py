@@ -126,7 +126,8 @@ def test_put_me_documents_no_doctor_link(spec):
 
 def test_status_path_parameter_is_an_enum(spec):
     params = spec["paths"]["/registrations/status/{status}"]["parameters"]
-    assert set(params[0]["enum"]) == {"scheduled", "completed", "cancelled", "no_show"}
+    assert set(params[0]["enum"]) == {"scheduled", "checked_in", "completed", "cancelled",
+                                      "no_show"}
 
 
 def test_every_operation_documents_503_and_every_get_its_etag(spec):

@@ -12,9 +12,9 @@ from tests.sqlcount import count_statements
 D1, D2, D3 = dt.date(2030, 1, 10), dt.date(2030, 1, 11), dt.date(2030, 1, 12)
 
 
-def counts(total, scheduled=0, completed=0, cancelled=0, no_show=0):
-    return {"total": total, "scheduled": scheduled, "completed": completed,
-            "cancelled": cancelled, "no_show": no_show}
+def counts(total, scheduled=0, completed=0, cancelled=0, no_show=0, checked_in=0):
+    return {"total": total, "scheduled": scheduled, "checked_in": checked_in,
+            "completed": completed, "cancelled": cancelled, "no_show": no_show}
 
 
 @pytest.fixture()
