@@ -127,6 +127,16 @@ def base_settings() -> dict[str, Any]:
         "SCHEDULER_ENABLED": _bool("SCHEDULER_ENABLED", True),
         "NO_SHOW_INTERVAL_MINUTES": _int("NO_SHOW_INTERVAL_MINUTES", 10),
         "NO_SHOW_GRACE_MINUTES": _int("NO_SHOW_GRACE_MINUTES", 30),
+        # Webhooks (app/ops/webhooks.py): every event POSTed to WEBHOOK_URL, signed with
+        # WEBHOOK_SECRET; retried with exponential backoff from WEBHOOK_BACKOFF_SECONDS up to
+        # WEBHOOK_BACKOFF_MAX_SECONDS while the receiver fails.
+        "WEBHOOK_URL": _str("WEBHOOK_URL"),
+        "WEBHOOK_SECRET": _str("WEBHOOK_SECRET"),
+        "WEBHOOK_INTERVAL_SECONDS": _float("WEBHOOK_INTERVAL_SECONDS", 5.0),
+        "WEBHOOK_TIMEOUT_SECONDS": _float("WEBHOOK_TIMEOUT_SECONDS", 5.0),
+        "WEBHOOK_BACKOFF_SECONDS": _float("WEBHOOK_BACKOFF_SECONDS", 5.0),
+        "WEBHOOK_BACKOFF_MAX_SECONDS": _float("WEBHOOK_BACKOFF_MAX_SECONDS", 900.0),
+        "WEBHOOK_BATCH": _int("WEBHOOK_BATCH", 100),
         "LOG_LEVEL": _str("LOG_LEVEL", "INFO"),
         # flask-restx: our handlers own every error body (see app/errors.py).
         "ERROR_INCLUDE_MESSAGE": False,
@@ -177,6 +187,12 @@ def production_settings() -> dict[str, Any]:
         )
     settings = base_settings()
     keys = SIGNING_KEYS + (("ID_NUMBER_KEY",) if settings["ID_NUMBER_KEY"] else ())
+    if settings["WEBHOOK_URL"]:
+        if not settings["WEBHOOK_SECRET"]:
+            raise ConfigError("Refusing to start in production with WEBHOOK_URL but no "
+                              "WEBHOOK_SECRET: receivers could not tell our events from "
+                              "forgeries.")
+        keys += ("WEBHOOK_SECRET",)
     weak = [f"{name} {why}" for name in keys
             if (why := secret_weakness(settings[name])) is not None]
     if weak:

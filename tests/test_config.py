@@ -223,3 +223,16 @@ def test_production_start_names_every_missing_setting():
     assert "Traceback" not in result.stderr
     for name in PRODUCTION_REQUIRED:
         assert name in result.stderr
+
+
+def test_production_refuses_a_webhook_without_a_strong_secret(production_env):
+    production_env.setenv("WEBHOOK_URL", "https://sms-gateway.example/hook")
+    with pytest.raises(ConfigError) as info:
+        load_settings("production")
+    assert "WEBHOOK_SECRET" in str(info.value)
+    production_env.setenv("WEBHOOK_SECRET", "secret")
+    with pytest.raises(ConfigError) as info:
+        load_settings("production")
+    assert "WEBHOOK_SECRET" in str(info.value)
+    production_env.setenv("WEBHOOK_SECRET", "Zr8Kq3Wm6Tx1Vb4Nc7Lp0Hs2Jd5Fg9Ay")
+    assert load_settings("production")["WEBHOOK_URL"].startswith("https://")

@@ -2,7 +2,14 @@
 from app.models.base import Base, utcnow
 from app.models.catalogue import Affiliation, Department, Doctor
 from app.models.enums import GENDERS, STATUSES, Gender, RegistrationStatus
-from app.models.ops import Event, IdempotencyKey, JobRun, RefreshToken
+from app.models.ops import (
+    Event,
+    IdempotencyKey,
+    JobRun,
+    RefreshToken,
+    WebhookCursor,
+    WebhookDelivery,
+)
 from app.models.patient import CreditPardon, Patient, Person
 from app.models.policy import BookingPolicy
 from app.models.schedule import (
@@ -52,6 +59,8 @@ __all__ = [
     "User",
     "WAITLIST_STATUSES",
     "WaitlistEntry",
+    "WebhookCursor",
+    "WebhookDelivery",
     "holds_slot",
     "utcnow",
 ]

@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     func,
     text,
@@ -100,3 +101,36 @@ class Event(Base):
     patient_id: Mapped[int | None] = mapped_column(Integer)
     data: Mapped[Any] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
     request_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class WebhookCursor(Base):
+    """The last event id queued for webhook delivery (one row, made on first use)."""
+
+    __tablename__ = "webhook_cursor"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, server_default="1")
+    last_event_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class WebhookDelivery(Base):
+    """One event owed to WEBHOOK_URL: its attempts, lease and outcome (app/ops/webhooks.py)."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        Index("ix_webhook_deliveries_pending", "order_key", "event_id",
+              postgresql_where=text("delivered_at IS NULL")),
+    )
+
+    event_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("events.id", ondelete="CASCADE"), primary_key=True)
+    # Events of one registration are delivered in id order; 0: events of no registration.
+    order_key: Mapped[int] = mapped_column(Integer, nullable=False)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False,
+                                                      server_default=func.now())
+    leased_by: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(String(500))

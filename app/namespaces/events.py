@@ -5,13 +5,28 @@ from flask import request
 from flask_restx import Namespace, Resource
 
 from app.identity.auth import admin_required
-from app.schemas.common import error_model
+from app.ops import webhooks
+from app.schemas.common import error_model, iso
 from app.schemas.events import FEED_PARAMS, event_to_dict, parse_feed_query, register_models
 from app.services import events as service
 
 ns = Namespace("events", description="The event log (integration feed)")
 m = register_models(ns)
 error = error_model(ns)
+
+
+@ns.route("/webhook")
+class WebhookStatus(Resource):
+    @ns.response(200, "Webhook delivery state", m["webhook"])
+    @ns.response(401, "Missing or invalid token", error)
+    @ns.response(403, "Admins only", error)
+    @admin_required
+    def get(self):
+        """Webhook deliveries (admin only): delivered, pending and failing counts, the
+        oldest pending event and the last error."""
+        status = webhooks.webhook_status()
+        status["next_retry_at"] = iso(status["next_retry_at"])
+        return status
 
 
 @ns.route("/")

@@ -143,8 +143,19 @@ def init_jobs(app: Flask):
         coalesce=True,
         replace_existing=True,
     )
+    if app.config.get("WEBHOOK_URL"):
+        from app.ops.webhooks import WEBHOOK_JOB, run_webhook_job
+
+        seconds = app.config["WEBHOOK_INTERVAL_SECONDS"]
+        if seconds <= 0:
+            raise ConfigError("WEBHOOK_INTERVAL_SECONDS must be above 0")
+        scheduler.add_job(id=WEBHOOK_JOB, func=run_webhook_job, args=[app],
+                          trigger="interval", seconds=seconds, max_instances=1,
+                          coalesce=True, replace_existing=True)
     if app.testing or _reloader_parent(app):
         return scheduler
     scheduler.start()
-    log.info("Scheduler started: no-show job every %d minutes", minutes)
+    webhooks = (f", webhooks every {app.config['WEBHOOK_INTERVAL_SECONDS']:g} seconds"
+                if app.config.get("WEBHOOK_URL") else "")
+    log.info("Scheduler started: no-show job every %d minutes%s", minutes, webhooks)
     return scheduler

@@ -90,4 +90,15 @@ def register_models(ns: Namespace) -> dict[str, Any]:
         "last_id": fields.Integer(required=True,
                                   description="The after_id to ask with next"),
     })
-    return {"event": event, "feed": feed}
+    webhook = ns.model("WebhookStatus", {
+        "configured": fields.Boolean(description="WEBHOOK_URL is set"),
+        "delivered": fields.Integer(),
+        "pending": fields.Integer(description="Queued, not yet delivered"),
+        "failing": fields.Integer(description="Pending after at least one failed attempt"),
+        "oldest_pending_event_id": nullable(fields.Integer()),
+        "next_retry_at": nullable(fields.DateTime()),
+        "last_error": nullable(fields.String()),
+        "queued_up_to_event_id": nullable(fields.Integer(
+            description="Events up to this id are queued; null: never run")),
+    })
+    return {"event": event, "feed": feed, "webhook": webhook}

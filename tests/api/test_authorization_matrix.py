@@ -212,6 +212,7 @@ TABLE: dict[tuple[str, str], Op] = {
     ("GET", "/registrations/<int:registration_id>/events"): row(401, 200, 404, 403, 404, 200),
     # the event log
     ("GET", "/events/"): admin_only(200),
+    ("GET", "/events/webhook"): admin_only(200),
     # statistics
     ("GET", "/stats/overview"): admin_only(200),
 }
