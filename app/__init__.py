@@ -100,10 +100,13 @@ def configure_database(app: Flask) -> None:
     app.config["SQLALCHEMY_DATABASE_URI"] = uri
     connect_args = {
         "connect_timeout": app.config["DB_CONNECT_TIMEOUT"],
-        "options": f"-c statement_timeout={app.config['DB_STATEMENT_TIMEOUT_MS']} "
-                   "-c timezone=UTC",
         "application_name": "hospital-api",
     }
+    if app.config["DB_STARTUP_OPTIONS"]:
+        # Behind PgBouncer (which refuses startup options) the role carries these instead:
+        # ALTER ROLE ... SET statement_timeout = ...; ALTER ROLE ... SET timezone = 'UTC'.
+        connect_args["options"] = (f"-c statement_timeout={app.config['DB_STATEMENT_TIMEOUT_MS']}"
+                                   " -c timezone=UTC")
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
     engine_options = {
         # No pre-ping: it costs a round trip on every request. A connection that died (the

@@ -86,6 +86,9 @@ def base_settings() -> dict[str, Any]:
         "DB_POOL_TIMEOUT": _int("DB_POOL_TIMEOUT", 5),
         "DB_CONNECT_TIMEOUT": _int("DB_CONNECT_TIMEOUT", 3),
         "DB_STATEMENT_TIMEOUT_MS": _int("DB_STATEMENT_TIMEOUT_MS", 5000),
+        # Send statement_timeout and timezone=UTC as startup options of each connection. Set
+        # 0 behind PgBouncer, which refuses them, and set both on the database role instead.
+        "DB_STARTUP_OPTIONS": _bool("DB_STARTUP_OPTIONS", True),
         # Bounded cost per request (app/web/load.py).
         "REQUEST_TIMEOUT_SECONDS": _float("REQUEST_TIMEOUT_SECONDS", 10.0),
         "EXPENSIVE_CONCURRENCY": _int("EXPENSIVE_CONCURRENCY", 2),

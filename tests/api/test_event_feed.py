@@ -6,6 +6,7 @@ event trigger calls; the poller is a real HTTP client of GET /events.
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import random
 import threading
@@ -129,3 +130,24 @@ def test_a_poller_never_misses_an_event_while_transactions_commit_out_of_order(
     assert len(committed) > 60
     assert seen == sorted(set(seen)), "the feed answered out of order or twice"
     assert seen == committed, sorted(set(committed) - set(seen))[:10]
+
+
+def test_the_no_show_job_writes_its_events_as_the_system(app, live_server, committing_db):
+    from app.ops.jobs import run_no_show_job
+
+    factory = committing_db
+    user = factory.user()
+    user_id = user.id
+    headers = factory.headers(user)
+    schedule = factory.schedule(max_appointments=5)
+    reply = http(live_server, "POST", "/registrations/", headers,
+                 {"patient_id": factory.patient(user).id, "schedule_id": schedule.id})
+    assert reply.status == 201
+    db.session.close()
+    run_no_show_job(app, dt.datetime.now(dt.UTC) + dt.timedelta(days=40))
+    rows = db.session.execute(text(
+        "SELECT type, actor_user_id, actor_role, request_id FROM events"
+        " WHERE registration_id = :id ORDER BY id"), {"id": reply.body["id"]}).all()
+    request_id = {k.lower(): v for k, v in reply.headers.items()}["x-request-id"]
+    assert rows == [("registration.booked", user_id, "user", request_id),
+                    ("registration.no_show", None, None, None)]
