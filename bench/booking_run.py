@@ -2,6 +2,8 @@
 few hot ones under wrk; then the capacity checks in SQL and the cleanup."""
 from __future__ import annotations
 
+import statistics
+
 from bench import booking_data as data
 from bench import dataset
 from bench.paths import WORK
@@ -51,25 +53,33 @@ def run(h, service: Server, tokens: dict[int, str], app) -> dict:
         scenarios.append(("slotted", slotted, data.slot_ids(url, [s for s, _ in slotted])))
     if hot and len(schedules) > hot:
         scenarios.append(("hot", schedules[:hot], None))
-    if args.booking_quotas:
-        # The spread schedules twice more, rules off then on, each from the same state: the
-        # earlier runs' bookings removed and the tables vacuumed, so that neither side reads
-        # more dead rows or a longer history than the other.
+    # The spread schedules again in pairs, rules off then on, each pass from the same state
+    # (the earlier passes' bookings removed, the tables vacuumed), so that neither side reads
+    # more dead rows or a longer history than the other; several pairs, because passes a
+    # minute apart differ by more than the effect measured.
+    pairs = args.booking_quota_pairs if args.booking_quotas else 0
+    for _ in range(pairs):
         scenarios.append(("rules_off", scenarios[0][1], None))
         scenarios.append(("quotas", scenarios[0][1], None))
 
     booking: dict = {"patients": len(patients), "5xx": 0, "scenarios": []}
     rps: dict[str, float] = {}
+    pair_rps: dict[str, list[float]] = {"rules_off": [], "quotas": []}
     for kind, chosen, slots in scenarios:
         if kind in ("rules_off", "quotas"):
             data.remove_bench_bookings(url, since)
             data.vacuum_booking_tables(url)
+        label = kind
+        if kind in pair_rps:
+            label = f"{kind}{len(pair_rps[kind]) + 1}"
         if kind == "quotas":
             with data.policy_set(url, QUOTA_POLICY):
-                result = _measure(h, service, kind, chosen, patients, tokens, slots)
+                result = _measure(h, service, kind, chosen, patients, tokens, slots, label)
         else:
-            result = _measure(h, service, kind, chosen, patients, tokens, slots)
+            result = _measure(h, service, kind, chosen, patients, tokens, slots, label)
         rps[kind] = result.rps
+        if kind in pair_rps:
+            pair_rps[kind].append(result.rps)
         booking["scenarios"].append(
             {"kind": kind, "schedules": len(chosen),
              "free_places_before": sum(free for _, free in chosen),
@@ -79,8 +89,11 @@ def run(h, service: Server, tokens: dict[int, str], app) -> dict:
     if rps.get("spread") and "slotted" in rps:
         # Both ratios share the ceiling: the quotient of the ratios is that of the rates.
         booking["slotted_vs_spread"] = rps["slotted"] / rps["spread"]
-    if rps.get("rules_off") and "quotas" in rps:
-        booking["quotas_vs_spread"] = rps["quotas"] / rps["rules_off"]
+    if pair_rps["quotas"] and all(pair_rps["rules_off"]):
+        booking["quotas_pairs"] = [on / off for off, on in zip(pair_rps["rules_off"],
+                                                              pair_rps["quotas"], strict=True)]
+        booking["quotas_vs_spread"] = (statistics.median(pair_rps["quotas"])
+                                       / statistics.median(pair_rps["rules_off"]))
 
     booking["created"] = data.booked_by_bench(url, since)
     checks = data.verify_capacity(url)
@@ -97,10 +110,11 @@ def run(h, service: Server, tokens: dict[int, str], app) -> dict:
 
 def _measure(h, service: Server, kind: str, chosen: list[tuple[int, int]],
              patients: list[tuple[int, int]], tokens: dict[int, str],
-             slots: dict[int, list[int]] | None) -> Measurement:
+             slots: dict[int, list[int]] | None, label: str | None = None) -> Measurement:
     """One scenario: a fresh request file per wrk run (warm-up, runs, profile)."""
-    names = [f"{kind}-warmup", *[f"{kind}-run{i + 1}" for i in range(h.args.repeat)],
-             f"{kind}-profile"]
+    label = label or kind
+    names = [f"{label}-warmup", *[f"{label}-run{i + 1}" for i in range(h.args.repeat)],
+             f"{label}-profile"]
     per_file = max(2000, h.args.duration * 2000)
     files = data.booking_files(WORK, chosen, patients, tokens, per_file, names, h.rng, slots)
     per_run = [["lines", str(files[name]), str(h.args.wrk_threads)] for name in names]
@@ -108,7 +122,10 @@ def _measure(h, service: Server, kind: str, chosen: list[tuple[int, int]],
     if slots:
         note += (f" in {sum(len(ids) for ids in slots.values())} slots of "
                  f"{data.SLOT_MINUTES} min")
-    return h.measure(TITLES[kind].format(n=len(chosen)), service, per_run[-1],
+    title = TITLES[kind].format(n=len(chosen))
+    if label != kind:
+        title += f" [pass {label[len(kind):]}]"
+    return h.measure(title, service, per_run[-1],
                      per_run_args=per_run,
                      profile_as=f"POST registrations, booking, {kind}"
                      if kind in PROFILED else None,

@@ -70,8 +70,10 @@ def _booking_lines(b: dict, ceiling: float | None) -> list[str]:
                    f"{verdict})")
     if "quotas_vs_spread" in b:
         verdict = "✅" if b["quotas_vs_spread"] >= QUOTAS_MIN_SHARE else "❌"
+        pairs = ", ".join(f"{r:.3f}" for r in b.get("quotas_pairs", []))
+        out.append(f"- booking with the person quotas on ÷ off, pass by pass: {pairs}")
         out.append(f"- **booking with the person quotas on vs off (spread, both from the same "
-                   "vacuumed state), this run: "
+                   "vacuumed state), median of the passes, this run: "
                    f"{b['quotas_vs_spread']:.3f}** (requirement ≥ {QUOTAS_MIN_SHARE:.2f} "
                    f"{verdict})")
     overbookings = (b["overbooked_counter"] + b["overbooked_rows"]

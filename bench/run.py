@@ -56,6 +56,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                              "0 skips that scenario)")
     parser.add_argument("--booking-patients", type=int, default=20000,
                         help="patients (and their accounts' tokens) that book (default 20000)")
+    parser.add_argument("--booking-quota-pairs", type=int, default=3,
+                        help="passes of the spread schedules with the person rules off, then "
+                             "on, each from a vacuumed state (default 3 pairs)")
     parser.add_argument("--no-booking-quotas", dest="booking_quotas", action="store_false",
                         help="skip booking the spread schedules again with the person quotas "
                              "and no-show credit on")
