@@ -41,6 +41,7 @@ class Receiver:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/hook"
         self.mode = "ok"
+        self.refuse: dict[int, int] = {}  # event id -> how many more times to answer 500
         self.received: list[tuple[dict, bytes]] = []
         self.lock = threading.Lock()
         self.server: ThreadingHTTPServer | None = None
@@ -51,6 +52,13 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802 (the http.server API)
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                event_id = int(self.headers["X-Event-Id"])
+                if receiver.refuse.get(event_id, 0) > 0:
+                    receiver.refuse[event_id] -= 1
+                    self.send_response(500)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 if receiver.mode != "fail":
                     with receiver.lock:
                         receiver.received.append((dict(self.headers), body))
@@ -196,3 +204,30 @@ def test_two_worker_processes_deliver_each_event_once(app, committing_db, test_d
     assert len(arrivals) == 40 and len(set(arrivals)) == 40
     state = deliveries()
     assert len(state) == 40 and all(d.delivered_at and d.attempts == 1 for d in state.values())
+
+
+def test_a_failing_event_holds_back_the_later_events_of_its_registration(
+        app, committing_db, webhooks_on, receiver):
+    factory = committing_db
+    assert run_webhook_job(app, budget_seconds=1)["queued"] == 0
+    schedule = factory.schedule(max_appointments=10)
+    user = factory.user()
+    reg = factory.registration(factory.patient(user), schedule)
+    reg_id = reg.id
+    for status in ("cancelled", "scheduled", "cancelled"):  # cancelled, reinstated, ...
+        reg.status = status
+        db.session.commit()
+    other = factory.registration(factory.patient(user), schedule)  # another registration
+    other_id = other.id
+    db.session.close()
+    ids = db.session.scalars(text(
+        "SELECT id FROM events WHERE registration_id = :r ORDER BY id"), {"r": reg_id}).all()
+    assert len(ids) == 4
+    receiver.refuse = {ids[0]: 3}  # the registration's first event fails three times
+    drain(app)
+    arrivals = [json.loads(body) for _, body in receiver.received]
+    mine = [e["id"] for e in arrivals if e["registration_id"] == reg_id]
+    assert mine == ids  # the later ones waited for the first
+    assert [e["registration_id"] for e in arrivals].index(other_id) < \
+        [e["id"] for e in arrivals].index(ids[0])  # other registrations did not wait
+    assert deliveries()[ids[0]].attempts == 4
