@@ -33,7 +33,7 @@ import urllib.request
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from app.extensions import db
 from app.models import Event
@@ -136,7 +136,7 @@ def deliver_batch(worker: str) -> tuple[int, int]:
     db.session.commit()
     if not claimed:
         return 0, 0
-    events = {e.id: e for e in db.session.query(Event).filter(Event.id.in_(claimed))}
+    events = {e.id: e for e in db.session.scalars(select(Event).where(Event.id.in_(claimed)))}
     db.session.commit()
     delivered = failed = 0
     for event_id in sorted(claimed):

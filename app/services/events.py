@@ -9,11 +9,10 @@ from typing import Any
 
 from sqlalchemy import select, text
 
-from app.errors import Forbidden
 from app.extensions import db
 from app.identity.actor import Actor
 from app.models import Event
-from app.services.registrations import registration_access
+from app.services.registrations import registration_access, require_owner
 from app.web.pagination import ListParams, Page, paginate
 
 EVENT_TYPES = (
@@ -30,10 +29,7 @@ FEED_WAIT_MS = 1000
 
 def registration_events(actor: Actor, registration_id: int, params: ListParams) -> Page:
     """A registration's history, oldest first (its patient's owner or an admin)."""
-    access = registration_access(actor, registration_id)
-    if not (actor.is_admin or access.owner):
-        raise Forbidden("Only the patient's owner or an administrator can read a "
-                        "registration's history", "owner_required")
+    require_owner(actor, registration_access(actor, registration_id), "read the history of")
     stmt = select(Event).where(Event.registration_id == registration_id)
     return paginate(db.session, stmt, params, SORT_COLUMNS, (Event.id,))
 

@@ -32,6 +32,7 @@ from app.services.registrations import (
     is_schedule_doctor,
     registration_access,
     registration_not_found,
+    require_owner,
 )
 from app.services.schedule_rules import hospital_now
 
@@ -68,12 +69,6 @@ def _lock(actor: Actor, registration_id: int) -> tuple[RegistrationAccess, Sched
     # Judged again on the locked schedule row: its doctor is what counts from here on.
     return RegistrationAccess(registration, owner=access.owner,
                               doctor=is_schedule_doctor(actor, schedule.doctor_id)), schedule
-
-
-def _owner_only(actor: Actor, access: RegistrationAccess, what: str) -> None:
-    if not (actor.is_admin or access.owner):
-        raise Forbidden(f"Only the patient's owner or an administrator can {what} a "
-                        "registration", "owner_required")
 
 
 def _doctor_only(actor: Actor, access: RegistrationAccess, new_status: str) -> None:
@@ -167,7 +162,7 @@ def _earliest_free_slot(schedule_id: int) -> int | None:
 def cancel_registration(actor: Actor, registration_id: int) -> Registration:
     """Cancel (owners before the schedule starts, admins any time); frees the slot."""
     access, schedule = _lock(actor, registration_id)
-    _owner_only(actor, access, "cancel")
+    require_owner(actor, access, "cancel")
     _change_status(actor, access.registration, schedule, CANCELLED)
     commit()
     return access.registration
@@ -177,7 +172,7 @@ def check_in_registration(actor: Actor, registration_id: int) -> Registration:
     """The patient has arrived (签到): from check_in_opens_minutes before the visit start
     until the schedule's end (the patient's owner or an admin)."""
     access, schedule = _lock(actor, registration_id)
-    _owner_only(actor, access, "check in")
+    require_owner(actor, access, "check in")
     registration = access.registration
     if registration.status != SCHEDULED:
         raise Conflict(f"A {registration.status} registration cannot be checked in",
@@ -236,7 +231,7 @@ def delete_registration(actor: Actor, registration_id: int) -> None:
     not once the schedule has started.
     """
     access, schedule = _lock(actor, registration_id)
-    _owner_only(actor, access, "delete")
+    require_owner(actor, access, "delete")
     registration = access.registration
     if registration.status == CHECKED_IN and not actor.is_admin:
         raise Conflict(f"Registration {registration.id} is checked in; only the registration "

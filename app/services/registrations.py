@@ -63,6 +63,13 @@ def registration_access(actor: Actor, registration_id: int) -> RegistrationAcces
     return access
 
 
+def require_owner(actor: Actor, access: RegistrationAccess, what: str) -> None:
+    """403 owner_required unless the actor owns the registration's patient or is an admin."""
+    if not (actor.is_admin or access.owner):
+        raise Forbidden(f"Only the patient's owner or an administrator can {what} a "
+                        "registration", "owner_required")
+
+
 def get_registration(actor: Actor, registration_id: int) -> Registration:
     """The registration if the actor may see it (admin, owner, schedule's doctor); else 404."""
     return registration_access(actor, registration_id).registration

@@ -22,7 +22,7 @@ from app.services.booking import (
     schedule_not_found,
     schedule_started_error,
 )
-from app.services.common import commit
+from app.services.common import commit, get_or_404
 from app.services.patients import get_patient
 from app.services.policy import get_policy, schedule_start
 from app.services.schedule_rules import hospital_now
@@ -135,8 +135,7 @@ def expire_started(now: dt.datetime) -> int:
 
 def list_schedule_waitlist(schedule_id: int, params: ListParams) -> Page:
     """Every entry of a schedule, whatever its status (admins)."""
-    if db.session.get(Schedule, schedule_id) is None:
-        raise schedule_not_found(schedule_id)
+    get_or_404(Schedule, schedule_id, "Schedule")
     stmt = select(WaitlistEntry).where(WaitlistEntry.schedule_id == schedule_id)
     return paginate(db.session, stmt, params, SORT_COLUMNS, TIEBREAK)
 
