@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,8 @@ class Server:
     env: dict[str, str]
     log_path: Path
     ready_path: str = "/health"
+    # waitress-serve's options for a port (default: --host, --port, --threads, --call).
+    flags_for: Callable[[int], list[str]] | None = None
     port: int = 0
     process: subprocess.Popen | None = None
     _log: object = field(default=None, repr=False)
@@ -48,13 +51,10 @@ class Server:
     def start(self, timeout: float = 90.0) -> Server:
         """Launch waitress-serve and wait until `ready_path` answers 200."""
         self.port = free_port()
-        cmd = [
-            str(VENV_BIN / "waitress-serve"),
-            "--host", "127.0.0.1",
-            "--port", str(self.port),
-            "--threads", str(self.threads),
-            "--call", self.factory,
-        ]
+        cmd = [str(VENV_BIN / "waitress-serve"), *(
+            self.flags_for(self.port) if self.flags_for is not None else [
+                "--host", "127.0.0.1", "--port", str(self.port),
+                "--threads", str(self.threads), "--call", self.factory])]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "wb")  # closed in stop()
         self.process = subprocess.Popen(

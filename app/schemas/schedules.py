@@ -21,7 +21,7 @@ from app.schemas.filters import query_bool, query_date, query_id
 from app.services.policy import bookable, next_clock_change
 from app.services.schedule_rules import aware
 from app.validation import Field, restx_model
-from app.web.caching import request_moment, valid_until
+from app.web.caching import live_schedule, live_slot, request_moment, valid_until
 
 SCHEDULE_SORTABLE = ("id", "date", "start_time", "max_appointments", "created_at", "updated_at")
 MAX_ID = 2**31 - 1
@@ -55,10 +55,12 @@ def schedule_to_dict(schedule: Schedule) -> dict[str, Any]:
     """A Schedule as the API shows it; `bookable` is judged at the request's moment.
 
     A response holding schedules may be cached only until the next instant at which one of
-    their `bookable` values changes with the clock (a release, a cutoff, a start).
+    their `bookable` values changes with the clock (a release, a cutoff, a start); its
+    available_slots and `bookable` are read afresh on every cache hit (app/web/caching.py).
     """
     now = request_moment()
     valid_until(next_clock_change(schedule, now))
+    live_schedule(schedule.id)
     return {
         "id": schedule.id,
         "doctor_id": schedule.doctor_id,
@@ -80,6 +82,7 @@ def schedule_to_dict(schedule: Schedule) -> dict[str, Any]:
 
 def slot_to_dict(slot: ScheduleSlot) -> dict[str, Any]:
     """A time slot as the API shows it."""
+    live_slot(slot.id)
     return {
         "id": slot.id,
         "schedule_id": slot.schedule_id,

@@ -4,11 +4,16 @@
   gets 304 with no body.
 * Catalogue GETs are also kept in a server-side cache (Flask-Caching: in-process by
   default, Redis when REDIS_URL is set, so several processes share it). Entries are keyed
-  by the database's cache generations (app/database/generations.py): every entry by the
-  `catalogue` generation, and the responses that show available_slots — schedules and the
-  schedule sub-lists — also by the `slots` generation, so a booking rush leaves the cached
-  departments and doctors alone. Whoever writes, the database bumps the generation in the
-  writing transaction; there is nothing to invalidate by hand.
+  by the database's `catalogue` cache generation (app/database/generations.py): whoever
+  writes, the database bumps it in the writing transaction; there is nothing to invalidate
+  by hand.
+* The answers that show booking counters — schedules, a schedule's slots and the schedule
+  sub-lists — are not invalidated by bookings at all. Their entry also names the schedules
+  and slots it shows, and every hit reads those rows' counters afresh in one statement by
+  primary key (`LIVE_SQL`) and writes available_slots, `bookable` and a slot's `available`
+  over the cached body. So in a booking rush the lists stay cached and are never stale.
+  Only a list filtered on the counters (`available=`) cannot be patched (the filter decides
+  which rows it holds): those entries are keyed by the `slots` generation, as before.
 * An answer that goes stale with the clock (a schedule's `bookable` at a release instant,
   a cutoff or a start) names the instant with `valid_until(moment)`; its entry is served
   only before that instant (hospital wall-clock time, compared on every hit), so it turns
@@ -19,13 +24,17 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+from typing import NamedTuple
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, current_app, g, json, request
 from flask_caching import Cache
+from sqlalchemy.exc import SQLAlchemyError
 
+from app.database.autocommit import Statement, run_alone
 from app.database.generations import generations
 from app.identity.auth import authenticate
 from app.services import schedule_rules
+from app.services.policy import bookable
 from app.web.redis_bounds import RedisBreaker, redis_client_options
 
 cache = Cache()
@@ -34,7 +43,7 @@ cache = Cache()
 CACHEABLE_PATH = re.compile(
     r"^/(departments|doctors|schedules)(/\d+(/(departments|doctors|schedules|slots))?)?/?$"
 )
-# The cacheable reads that show available_slots: schedules and the schedule sub-lists.
+# The cacheable reads that show booking counters: schedules and the schedule sub-lists.
 SLOTS_PATH = re.compile(r"^/(schedules|(departments|doctors)/\d+/schedules)(/|$)")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 BREAKER_KEY = "cache_breaker"
@@ -68,6 +77,30 @@ def init_caching(app: Flask) -> None:
 # Kept in the request's environ, not in `g`: an app context may outlive one request.
 MOMENT_KEY = "hospital.moment"
 VALID_UNTIL_KEY = "hospital.cache_valid_until"
+LIVE_KEY = "hospital.cache_live"  # ([schedule ids], [slot ids]) an answer shows
+# What a schedule's available_slots and `bookable` (app/services/policy.py) and a slot's
+# `available` are judged from, for the rows a cached answer shows: one statement by
+# primary key, one row of arrays.
+LIVE_SQL = Statement("""
+    SELECT * FROM (
+        SELECT array_agg(id), array_agg(max_appointments - booked_count), array_agg(status),
+               array_agg(date), array_agg(start_time),
+               array_agg(schedule_release_at(date, department_id)),
+               array_agg(schedule_closes_at(id, date, start_time, slot_minutes))
+          FROM schedules WHERE id = ANY(CAST(:schedules AS integer[]))) AS s,
+      (SELECT array_agg(id), array_agg(capacity - booked_count)
+         FROM schedule_slots WHERE id = ANY(CAST(:slots AS integer[]))) AS t""")
+
+
+class LiveSchedule(NamedTuple):
+    """The columns policy.bookable() reads, as the database holds them now."""
+
+    available_slots: int
+    status: str
+    date: dt.date
+    start_time: dt.time
+    release_at: dt.datetime | None
+    closes_at: dt.datetime | None
 
 
 def request_moment() -> dt.datetime:
@@ -84,6 +117,55 @@ def valid_until(moment: dt.datetime | None) -> None:
         return
     current = request.environ.get(VALID_UNTIL_KEY)
     request.environ[VALID_UNTIL_KEY] = moment if current is None else min(current, moment)
+
+
+def _live() -> tuple[list[int], list[int]]:
+    live = request.environ.get(LIVE_KEY)
+    if live is None:
+        live = request.environ[LIVE_KEY] = ([], [])
+    return live
+
+
+def live_schedule(schedule_id: int) -> None:
+    """This answer shows the schedule's available_slots and `bookable`."""
+    _live()[0].append(schedule_id)
+
+
+def live_slot(slot_id: int) -> None:
+    """This answer shows the slot's `available`."""
+    _live()[1].append(slot_id)
+
+
+def _overlay(body: bytes, live: tuple[list[int], list[int]]) -> bytes | None:
+    """The cached body with the counters, and what depends on them, as the database holds
+    them now (None: a row it shows is gone; answer afresh)."""
+    schedule_ids, slot_ids = live
+    if not schedule_ids and not slot_ids:
+        return body
+    row = run_alone(LIVE_SQL, {"schedules": schedule_ids, "slots": slot_ids})
+    ids, *columns, slot_found, slot_free = (value or [] for value in row)
+    schedules = {sid: LiveSchedule(*values) for sid, *values in zip(ids, *columns, strict=True)}
+    slots = dict(zip(slot_found, slot_free, strict=True))
+    now = request_moment()
+    data = json.loads(body)
+    changed = False
+    for item in data["results"] if "results" in data else [data]:
+        if "available_slots" in item:
+            schedule = schedules.get(item["id"])
+            if schedule is None:
+                return None
+            fresh = {"available_slots": schedule.available_slots,
+                     "bookable": bookable(schedule, now)}
+        elif "available" in item:
+            if item["id"] not in slots:
+                return None
+            fresh = {"available": slots[item["id"]]}
+        else:
+            continue
+        if any(item[key] != value for key, value in fresh.items()):
+            item.update(fresh)
+            changed = True
+    return current_app.json.response(data).get_data() if changed else body
 
 
 def _note_write(response: Response) -> Response:
@@ -114,16 +196,20 @@ def _serve_from_cache() -> Response | None:
     if not _cache_wanted():
         return None
     authenticate()  # a cached body is still only for signed-in users
-    current = generations().current()
+    path = request.path.rstrip("/") or "/"
+    # Counter-filtered lists follow the `slots` generation; everything else only the
+    # catalogue (the counters of schedules and slots are read afresh on each hit).
+    counted = SLOTS_PATH.match(path) is not None and "available" in request.args
+    needed = ("catalogue", "slots") if counted else ("catalogue",)
+    current = generations().current(needed)
     if current is None:
         return None
-    path = request.path.rstrip("/") or "/"
     generation = f"{current['epoch']}:{current['catalogue']}"
-    if SLOTS_PATH.match(path):
+    if counted:
         generation = f"{generation}:{current['slots']}"
     query = request.query_string.decode("latin-1")
-    # "resp2": entries carry their validity instant (older ones held two fields).
-    key = f"resp2:{generation}:{path}?{query}"
+    # "resp3": entries carry their validity instant and the rows whose counters they show.
+    key = f"resp3:{generation}:{path}?{query}"
     try:
         entry = cache.get(key)
     except Exception:  # a cache outage must not fail reads
@@ -132,14 +218,28 @@ def _serve_from_cache() -> Response | None:
     if entry is None:
         g.cache_key = key
         return None
-    etag, body, until = entry
+    etag, body, until, live = entry
     if until is not None and schedule_rules.hospital_now() >= until:
         g.cache_key = key  # the clock has passed an instant the answer depends on
         return None
+    if not counted:
+        try:
+            patched = _overlay(body, live)
+        except SQLAlchemyError:
+            return None  # answered without the cache (and its error) by the view
+        if patched is None:
+            g.cache_key = key
+            return None
+        if patched is not body:
+            body, etag = patched, _etag_of(patched)
     response = Response(body, status=200, content_type=current_app.json.mimetype)
     response.set_etag(etag)
     response.headers["X-Cache"] = "hit"
     return response
+
+
+def _etag_of(body: bytes) -> str:
+    return hashlib.blake2b(body, digest_size=16).hexdigest()
 
 
 def _etag_and_store(response: Response) -> Response:
@@ -150,7 +250,7 @@ def _etag_and_store(response: Response) -> Response:
     body = response.get_data()
     etag, _weak = response.get_etag()
     if etag is None:
-        etag = hashlib.blake2b(body, digest_size=16).hexdigest()
+        etag = _etag_of(body)
         response.set_etag(etag)
     key = g.pop("cache_key", None)
     if key is not None:
@@ -159,7 +259,8 @@ def _etag_and_store(response: Response) -> Response:
             # Validity is checked against `until` on every hit; the entry's lifetime is
             # the usual one (a stale entry is replaced by the next miss under its key).
             if until is None or until > request_moment():
-                cache.set(key, (etag, body, until))
+                live = request.environ.get(LIVE_KEY) or ([], [])
+                cache.set(key, (etag, body, until, live))
         except Exception:
             current_app.extensions[BREAKER_KEY].failed("cache store")
         response.headers["X-Cache"] = "miss"
