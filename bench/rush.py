@@ -50,6 +50,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     add("--connections", type=int, default=500, help="wrk -c (default 500)")
     add("--wrk-threads", type=int, default=2, help="wrk -t (default 2)")
     add("--processes", type=int, default=2, help="waitress processes (default 2)")
+    add("--threads", type=int, default=None,
+        help="waitress --threads (default: deploy/hospital-api@.service's; DB_POOL_SIZE "
+             "follows: threads + 2)")
     add("--lead", type=float, default=2.0,
         help="seconds before the release instant the families start (default 2)")
     add("--max-seconds", type=int, default=300, help="stop wrk after this long (default 300)")
@@ -58,6 +61,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help=f"Redis the processes share (default {DEFAULT_REDIS}; '' for none)")
     add("--database-url", default="", help="where the processes connect (default: "
         "BENCH_DATABASE_URL, i.e. PostgreSQL directly; e.g. a PgBouncer in front of it)")
+    add("--ceiling-seconds", type=int, default=10,
+        help="afterwards, measure a bare Flask app on the same path this long, for scale "
+             "(default 10; 0 skips)")
     add("--keep", action="store_true",
         help="keep the rush department and its registrations afterwards")
     return parser.parse_args(argv)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import http.client
 import json
 import os
@@ -181,6 +182,7 @@ def summarise(entries, release_epoch: float) -> dict:
         "cancels": figures([e for e in after if e[1] == "C"]),
         "bookings_peak_second": max(per_second.values(), default=0),
         "before_release": len([e for e in entries if e[0] < release_epoch]),
+        "all_per_s": len([e for e in after if e[0] <= end]) / window,
         "5xx": sum(1 for e in entries if e[2] >= 500),
     }
 
@@ -213,8 +215,20 @@ class Rush:
             env |= {"REDIS_URL": self.args.redis_url, "REDIS_KEY_PREFIX": f"rush{os.getpid()}"}
         if self.args.database_url:
             env["DB_STARTUP_OPTIONS"] = "0"  # PgBouncer refuses startup options
-        return [Server(f"rush-api-{i}", "app:create_app", 8, env, OUT / f"api-{i}.log",
-                       flags_for=waitress_flags) for i in range(1, self.args.processes + 1)]
+        threads = self.args.threads
+
+        def flags(port: int) -> list[str]:
+            unit = waitress_flags(port)
+            if threads is None:
+                return unit
+            return [f"--threads={threads}" if flag.startswith("--threads=") else flag
+                    for flag in unit]
+
+        if threads is not None:
+            env["DB_POOL_SIZE"] = str(threads + 2)
+        return [Server(f"rush-api-{i}", "app:create_app", threads or 8, env,
+                       OUT / f"api-{i}.log", flags_for=flags)
+                for i in range(1, self.args.processes + 1)]
 
     def run(self) -> int:
         args = self.args
@@ -222,6 +236,12 @@ class Rush:
         if nginx is None:
             raise SystemExit("nginx is missing: run .ci/install-nginx (apt-get install nginx)")
         OUT.mkdir(parents=True, exist_ok=True)
+        lock = open(OUT / "lock", "w")  # noqa: SIM115 (held until the process exits)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise SystemExit("another bench/rush.py is running (it owns the rush "
+                             "department)") from None
         app = self.prepare()
         zone = ZoneInfo(app.config["HOSPITAL_TIMEZONE"])
         today = dt.datetime.now(zone).date()
@@ -256,7 +276,47 @@ class Rush:
                 server.stop()
         if not args.keep:
             data.remove(self.url)
+        if args.ceiling_seconds:
+            result["ceiling_rps"] = self.ceiling(wrk)
+            self.write(result)
         return 0 if result["ok"] else 1
+
+    def ceiling(self, wrk: str) -> float:
+        """Requests/s of a bare Flask app on the same path (nginx, the same number of
+        waitress processes with the unit's flags, the same connections): what this machine
+        can answer at all, for scale."""
+        servers = [Server(f"rush-ceiling-{i}", "bench.ceiling_app:create_app", 8, {},
+                          OUT / f"ceiling-{i}.log", ready_path="/",
+                          flags_for=lambda port: [
+                              *waitress_flags(port)[:-1], "bench.ceiling_app:create_app"])
+                   for i in range(1, self.args.processes + 1)]
+        for server in servers:
+            server.start()
+        try:
+            with running_nginx([f"127.0.0.1:{s.port}" for s in servers],
+                               edit=_edit_nginx) as (port, _prefix):
+                done = subprocess.run(
+                    [wrk, f"-t{self.args.wrk_threads}", f"-c{self.args.connections}",
+                     f"-d{self.args.ceiling_seconds}s", "-s", str(BENCH / "lua" / "bench.lua"),
+                     f"http://127.0.0.1:{port}", "--", "get", "/", "-"],
+                    capture_output=True, text=True, timeout=self.args.ceiling_seconds + 120)
+        finally:
+            for server in servers:
+                server.stop()
+        line = next(ln for ln in done.stdout.splitlines() if ln.startswith("BENCH_JSON "))
+        figures = json.loads(line[len("BENCH_JSON "):])
+        rps = figures["requests"] / (figures["duration_us"] / 1e6)
+        print(f"Ceiling (bare Flask, same path): {rps:,.0f} requests/s", flush=True)
+        return rps
+
+    @staticmethod
+    def write(result: dict) -> None:
+        """bench/results/rush.json and rush.md (the report is also printed)."""
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / "rush.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
+        text = report(result)
+        (RESULTS / "rush.md").write_text(text)
+        print(text, flush=True)
 
     def rush(self, app, zone, day, fams, tokens, port, prefix, wrk, paths, families_file,
              lists_file, acked_file, servers) -> dict:
@@ -298,6 +358,9 @@ class Rush:
             raise SystemExit(f"wrk failed ({process.returncode}): {stderr[-2000:]}\n"
                              f"{stdout[-2000:]}")
         counts = json.loads(line[len("RUSH_JSON "):])
+        for note in stderr.splitlines():
+            if note.startswith("unfinished families"):
+                print(note, flush=True)
         time.sleep(1.5)  # nginx flushes its access log buffer every second
         entries = parse_access_log(prefix / "logs" / "access.log")
         summary = summarise(entries, release_epoch)
@@ -320,11 +383,8 @@ class Rush:
         violations = sum(len(v) for k, v in {**invariants, **acknowledged}.items()
                          if not k.startswith("_"))
         result["ok"] = violations == 0 and not probe.stale and summary["5xx"] == 0
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        (RESULTS / "rush.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
-        text = report(result)
-        (RESULTS / "rush.md").write_text(text)
-        print(text, flush=True)
+        if not self.args.ceiling_seconds:
+            self.write(result)
         return result
 
 
@@ -360,6 +420,9 @@ def report(r: dict) -> str:
         + ", ".join(f"{k} {v:,}" for k, v in sorted(r["wrk"]["counts"].items())) + ".", "",
         f"Families left unfinished (a request never answered): {r['wrk']['unfinished']}; "
         "wrk socket errors: " + json.dumps(r["wrk"]["errors"]) + ".", "",
+        (f"For scale: a bare Flask app behind the same nginx, processes and connections "
+         f"answers {r['ceiling_rps']:,.0f} requests/s on this machine (all requests after "
+         f"the release here: {s['all_per_s']:,.0f}/s)." if "ceiling_rps" in r else ""), "",
         f"5xx: {s['5xx']}. CPU (cores) during the run: "
         + ", ".join(f"{k} {v:.2f}" for k, v in sorted(r["cpu_cores"].items())) + ".", "",
         f"Probe: {r['probe']['reads']:,} list reads, {r['probe']['checked']:,} sessions "

@@ -60,7 +60,7 @@ def schedule_to_dict(schedule: Schedule) -> dict[str, Any]:
     """
     now = request_moment()
     valid_until(next_clock_change(schedule, now))
-    live_schedule(schedule.id)
+    live_schedule(schedule.id, schedule.release_at)
     return {
         "id": schedule.id,
         "doctor_id": schedule.doctor_id,

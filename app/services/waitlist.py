@@ -63,20 +63,21 @@ def _join_refusal(actor: Actor, schedule: Schedule, now: dt.datetime) -> Excepti
 
 
 def join_waitlist(actor: Actor, schedule_id: int, patient_id: int) -> WaitlistEntry:
-    """Put a patient on a full schedule's waitlist (the patient's owner or an admin)."""
-    schedule = lock_schedule(schedule_id)
+    """Put a patient on a full schedule's waitlist (the patient's owner or an admin).
+
+    In a rush every booking of a full, popular session waits for its row lock, so the checks
+    that read other rows run before the lock is taken; under it only what a concurrent
+    writer could change is read again (status, places, the patient's place in it), then the
+    entry is inserted. A cancel that frees a place holds the same lock while it serves the
+    waitlist, so it either sees this entry or has already given the place away.
+    """
+    schedule = db.session.get(Schedule, schedule_id)
     if schedule is None:
         raise schedule_not_found(schedule_id)
     get_patient(actor, patient_id)
     error = _join_refusal(actor, schedule, hospital_now())
     if error is not None:
         raise error
-    active = db.session.scalar(
-        select(Registration.id).where(Registration.patient_id == patient_id,
-                                      Registration.schedule_id == schedule_id,
-                                      holds_slot(Registration.status)).limit(1))
-    if active is not None:
-        raise duplicate_error(patient_id, schedule_id, active)
     duplicate = Conflict(f"Patient {patient_id} is already waiting for schedule {schedule_id}",
                          "duplicate_waitlist_entry",
                          {"patient_id": "is already on this schedule's waitlist"})
@@ -86,6 +87,17 @@ def join_waitlist(actor: Actor, schedule_id: int, patient_id: int) -> WaitlistEn
                                        WaitlistEntry.status == WAITING))
     if waiting is not None:
         raise duplicate
+    schedule = lock_schedule(schedule_id)
+    if schedule is None:
+        raise schedule_not_found(schedule_id)
+    if schedule.status != "open":
+        raise refusal("schedule_suspended", schedule.id, None, None)
+    active = db.session.scalar(
+        select(Registration.id).where(Registration.patient_id == patient_id,
+                                      Registration.schedule_id == schedule_id,
+                                      holds_slot(Registration.status)).limit(1))
+    if active is not None:
+        raise duplicate_error(patient_id, schedule_id, active)
     if schedule.available_slots > 0:
         raise Conflict(f"Schedule {schedule_id} still has free places: book one instead",
                        "schedule_not_full", {"schedule_id": "is not full"})

@@ -49,9 +49,10 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 BREAKER_KEY = "cache_breaker"
 # Every successful write is announced to the other processes with the scopes it may change
 # (app/database/announcements.py), so no process serves a stale cached answer after it.
-# Writes that change only what available_slots shows (a process that reads the callers' rows
-# then need not look again) ...
-BOOKING_PATH = re.compile(r"^/(registrations|patients)(/|$)")
+# Writes that change at most what available_slots shows (a process that reads the callers'
+# rows or the catalogue then need not look again): bookings, patients, and the waitlist
+# (joining changes nothing cached; a rush joins many times a second) ...
+BOOKING_PATH = re.compile(r"^/(registrations|patients|waitlist)(/|$)|^/schedules/\d+/waitlist$")
 # ... and requests that change nothing a cache holds (a new account is in no cache yet).
 NO_CACHED_STATE = frozenset({"/users/login", "/users/register", "/users/refresh"})
 
@@ -77,17 +78,27 @@ def init_caching(app: Flask) -> None:
 # Kept in the request's environ, not in `g`: an app context may outlive one request.
 MOMENT_KEY = "hospital.moment"
 VALID_UNTIL_KEY = "hospital.cache_valid_until"
-LIVE_KEY = "hospital.cache_live"  # ([schedule ids], [slot ids]) an answer shows
+LIVE_KEY = "hospital.cache_live"  # ({schedule id: release_at}, [slot ids]) an answer shows
 # What a schedule's available_slots and `bookable` (app/services/policy.py) and a slot's
-# `available` are judged from, for the rows a cached answer shows: one statement by
-# primary key, one row of arrays.
+# `available` are judged from, for the rows a cached answer shows: one statement by primary
+# key, one row of arrays. closes_at is schedule_closes_at() (migration 0006) restated over
+# the whole set — the function is not inlined and costs ~0.1 ms a row as a call; a test
+# (tests/api/test_caching.py) holds the two equal. release_at does not change with
+# bookings: it comes from the entry.
 LIVE_SQL = Statement("""
     SELECT * FROM (
-        SELECT array_agg(id), array_agg(max_appointments - booked_count), array_agg(status),
-               array_agg(date), array_agg(start_time),
-               array_agg(schedule_release_at(date, department_id)),
-               array_agg(schedule_closes_at(id, date, start_time, slot_minutes))
-          FROM schedules WHERE id = ANY(CAST(:schedules AS integer[]))) AS s,
+        SELECT array_agg(s.id), array_agg(s.max_appointments - s.booked_count),
+               array_agg(s.status), array_agg(s.date), array_agg(s.start_time),
+               array_agg(s.date + CASE WHEN s.slot_minutes IS NULL THEN s.start_time
+                                       ELSE f.latest END - c.cutoff)
+          FROM schedules AS s
+         CROSS JOIN booking_cutoff() AS c(cutoff)
+          LEFT JOIN LATERAL (
+                SELECT max(sl.start_time) AS latest FROM schedule_slots AS sl
+                 WHERE sl.schedule_id = s.id
+                   AND schedule_within_capacity(sl.booked_count + 1, sl.capacity)
+               ) AS f ON s.slot_minutes IS NOT NULL
+         WHERE s.id = ANY(CAST(:schedules AS integer[]))) AS s,
       (SELECT array_agg(id), array_agg(capacity - booked_count)
          FROM schedule_slots WHERE id = ANY(CAST(:slots AS integer[]))) AS t""")
 
@@ -99,8 +110,8 @@ class LiveSchedule(NamedTuple):
     status: str
     date: dt.date
     start_time: dt.time
-    release_at: dt.datetime | None
     closes_at: dt.datetime | None
+    release_at: dt.datetime | None
 
 
 def request_moment() -> dt.datetime:
@@ -119,16 +130,16 @@ def valid_until(moment: dt.datetime | None) -> None:
     request.environ[VALID_UNTIL_KEY] = moment if current is None else min(current, moment)
 
 
-def _live() -> tuple[list[int], list[int]]:
+def _live() -> tuple[dict[int, dt.datetime | None], list[int]]:
     live = request.environ.get(LIVE_KEY)
     if live is None:
-        live = request.environ[LIVE_KEY] = ([], [])
+        live = request.environ[LIVE_KEY] = ({}, [])
     return live
 
 
-def live_schedule(schedule_id: int) -> None:
+def live_schedule(schedule_id: int, release_at: dt.datetime | None) -> None:
     """This answer shows the schedule's available_slots and `bookable`."""
-    _live()[0].append(schedule_id)
+    _live()[0][schedule_id] = release_at
 
 
 def live_slot(slot_id: int) -> None:
@@ -136,15 +147,17 @@ def live_slot(slot_id: int) -> None:
     _live()[1].append(slot_id)
 
 
-def _overlay(body: bytes, live: tuple[list[int], list[int]]) -> bytes | None:
+def _overlay(body: bytes, live: tuple[dict[int, dt.datetime | None], list[int]]
+             ) -> bytes | None:
     """The cached body with the counters, and what depends on them, as the database holds
     them now (None: a row it shows is gone; answer afresh)."""
     schedule_ids, slot_ids = live
     if not schedule_ids and not slot_ids:
         return body
-    row = run_alone(LIVE_SQL, {"schedules": schedule_ids, "slots": slot_ids})
+    row = run_alone(LIVE_SQL, {"schedules": list(schedule_ids), "slots": slot_ids})
     ids, *columns, slot_found, slot_free = (value or [] for value in row)
-    schedules = {sid: LiveSchedule(*values) for sid, *values in zip(ids, *columns, strict=True)}
+    schedules = {sid: LiveSchedule(*values, schedule_ids[sid])
+                 for sid, *values in zip(ids, *columns, strict=True)}
     slots = dict(zip(slot_found, slot_free, strict=True))
     now = request_moment()
     data = json.loads(body)
@@ -259,7 +272,7 @@ def _etag_and_store(response: Response) -> Response:
             # Validity is checked against `until` on every hit; the entry's lifetime is
             # the usual one (a stale entry is replaced by the next miss under its key).
             if until is None or until > request_moment():
-                live = request.environ.get(LIVE_KEY) or ([], [])
+                live = request.environ.get(LIVE_KEY) or ({}, [])
                 cache.set(key, (etag, body, until, live))
         except Exception:
             current_app.extensions[BREAKER_KEY].failed("cache store")

@@ -121,7 +121,15 @@ function delay()
    return ONLOOKER_DELAY_MS
 end
 
+local first_call = true
+
 function request()
+   if first_call then
+      -- wrk builds one request per thread that it never sends (it checks the script with
+      -- it): make that one an onlooker's, not a family's first step.
+      first_call = false
+      return build(families[order[1]], "O")
+   end
    if head <= tail then
       local action = queue[head]
       queue[head] = nil
@@ -137,6 +145,14 @@ function request()
    end
    if (active == 0 or os.time() - progress_at > STALL_SECONDS) and not stopping then
       stalled = active
+      stalled_list = ""
+      for i = 1, started do
+         local f = families[order[i]]
+         if not f.done then
+            stalled_list = stalled_list .. " " .. f.index .. ":" .. tostring(f.after) .. ":"
+                           .. tostring(f.steps) .. ":" .. tostring(f.last)
+         end
+      end
       stopping = true  -- tell bench/rush.py, which interrupts wrk once every thread is done
       local marker = assert(io.open(out_path .. ".done" .. tid, "w"))
       marker:close()
@@ -177,6 +193,7 @@ function response(status, hdrs, body)
       return
    end
    progress_at = os.time()
+   family.last = kind .. status .. (code or "")
    family.steps = (family.steps or 0) + 1
    if family.steps > MAX_TRIES * 2 then
       finish(family)  -- a family going round in circles: give up
@@ -246,6 +263,10 @@ function done(summary, latency, requests)
    local unfinished = 0
    for _, thread in ipairs(threads) do
       unfinished = unfinished + (thread:get("stalled") or 0)
+      local list = thread:get("stalled_list")
+      if list ~= nil and list ~= "" then
+         io.stderr:write("unfinished families (index:next:steps:last answer):", list, "\n")
+      end
       for key, n in pairs(thread:get("counts") or {}) do
          merged[key] = (merged[key] or 0) + n
       end

@@ -4,11 +4,13 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from sqlalchemy import select, text
 
 from app.database.generations import generations
 from app.extensions import db
-from app.models import Registration, Schedule
+from app.models import Registration, Schedule, ScheduleSlot
 from app.ops.jobs import run_no_show_job
+from app.web.caching import LIVE_SQL
 from tests.assertions import assert_error
 
 
@@ -267,3 +269,27 @@ def test_cached_slots_show_their_counters_at_once(client, factory, world, monkey
     assert [slot["available"] for slot in response.get_json()["results"]] == [1, 0]
     shown = client.get(f"/schedules/{schedule.id}", headers=world["owner"]).get_json()
     assert (shown["available_slots"], shown["bookable"]) == (1, True)
+
+
+@pytest.mark.parametrize("cutoff", [0, 45])
+def test_the_live_closing_instant_is_schedule_closes_at(factory, cutoff):
+    # LIVE_SQL restates schedule_closes_at() over a set of rows; they must never differ.
+    factory.policy(booking_cutoff_minutes=cutoff)
+    unslotted = factory.schedule(max_appointments=3)
+    partly = factory.schedule(max_appointments=4, slot_minutes=60)  # 08:00-12:00: 4 of 1
+    full = factory.schedule(max_appointments=2, slot_minutes=120)
+    for schedule, taken in ((partly, [3, 1]), (full, [0, 1])):
+        slots = db.session.scalars(select(ScheduleSlot.id).where(
+            ScheduleSlot.schedule_id == schedule.id).order_by(ScheduleSlot.start_time)).all()
+        for index in taken:
+            db.session.add(Registration(patient_id=factory.patient(factory.user()).id,
+                                        schedule_id=schedule.id, slot_id=slots[index]))
+    db.session.commit()
+    ids = [unslotted.id, partly.id, full.id]
+    live = db.session.execute(LIVE_SQL.clause, {"schedules": ids, "slots": []}).one()
+    restated = dict(zip(live[0], live[5], strict=True))
+    defined = dict(db.session.execute(text(
+        "SELECT id, schedule_closes_at(id, date, start_time, slot_minutes) FROM schedules "
+        "WHERE id = ANY(:ids)"), {"ids": ids}).all())
+    assert restated == defined
+    assert defined[full.id] is None and defined[partly.id] is not None
