@@ -99,6 +99,12 @@ class Generations:
             self._read_at, self._writes_seen = started, writes
             return self._values
 
+    def settled(self, scope: str) -> bool:
+        """Whether the last reading still holds for `scope`: no write to it served or heard
+        since, and read less than CACHE_SYNC_SECONDS ago (call after current())."""
+        return (self._values is not None and self._writes[scope] == self._writes_seen[scope]
+                and time.monotonic() - self._read_at < self.interval)
+
     def forget(self) -> None:
         """Read again on the next call (used when a test rolls back its writes)."""
         with self._lock:

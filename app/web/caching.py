@@ -9,9 +9,11 @@
   by hand.
 * The answers that show booking counters — schedules, a schedule's slots and the schedule
   sub-lists — are not invalidated by bookings at all. Their entry also names the schedules
-  and slots it shows, and every hit reads those rows' counters afresh in one statement by
-  primary key (`LIVE_SQL`) and writes available_slots, `bookable` and a slot's `available`
-  over the cached body. So in a booking rush the lists stay cached and are never stale.
+  and slots it shows and the `slots` generation it was counted under; a hit after a change
+  of that generation (or a booking served or announced since the last reading of it) reads
+  those rows' counters afresh in one statement by primary key (`LIVE_SQL`) and writes
+  available_slots, `bookable` and a slot's `available` over the cached body. So in a
+  booking rush the lists stay cached and show every booking as soon as anything else does.
   Only a list filtered on the counters (`available=`) cannot be patched (the filter decides
   which rows it holds): those entries are keyed by the `slots` generation, as before.
 * An answer that goes stale with the clock (a schedule's `bookable` at a release instant,
@@ -221,21 +223,27 @@ def _serve_from_cache() -> Response | None:
     if counted:
         generation = f"{generation}:{current['slots']}"
     query = request.query_string.decode("latin-1")
-    # "resp3": entries carry their validity instant and the rows whose counters they show.
-    key = f"resp3:{generation}:{path}?{query}"
+    # "resp4": entries carry their validity instant, the rows whose counters they show and
+    # the `slots` generation they were counted under.
+    key = f"resp4:{generation}:{path}?{query}"
     try:
         entry = cache.get(key)
     except Exception:  # a cache outage must not fail reads
         current_app.extensions[BREAKER_KEY].failed("cache read")
         return None
+    g.cache_slots = current["slots"]  # what the answer about to be stored has counted
     if entry is None:
         g.cache_key = key
         return None
-    etag, body, until, live = entry
+    etag, body, until, live, slots = entry
     if until is not None and schedule_rules.hospital_now() >= until:
         g.cache_key = key  # the clock has passed an instant the answer depends on
         return None
-    if not counted:
+    # The counters need reading only when a booking may have happened since the entry was
+    # stored: its `slots` generation is not the one last read, or a write was served or
+    # announced since that reading (then it is not read again: the counters are).
+    unchanged = slots == current["slots"] and generations().settled("slots")
+    if not counted and not unchanged:
         try:
             patched = _overlay(body, live)
         except SQLAlchemyError:
@@ -273,7 +281,7 @@ def _etag_and_store(response: Response) -> Response:
             # the usual one (a stale entry is replaced by the next miss under its key).
             if until is None or until > request_moment():
                 live = request.environ.get(LIVE_KEY) or ({}, [])
-                cache.set(key, (etag, body, until, live))
+                cache.set(key, (etag, body, until, live, g.pop("cache_slots", None)))
         except Exception:
             current_app.extensions[BREAKER_KEY].failed("cache store")
         response.headers["X-Cache"] = "miss"

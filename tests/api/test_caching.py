@@ -12,6 +12,7 @@ from app.models import Registration, Schedule, ScheduleSlot
 from app.ops.jobs import run_no_show_job
 from app.web.caching import LIVE_SQL
 from tests.assertions import assert_error
+from tests.sqlcount import count_statements
 
 
 @pytest.fixture()
@@ -229,11 +230,10 @@ def test_a_booking_keeps_every_cached_read_and_shows_in_it_at_once(client, world
         assert shown["bookable"] is True, path
 
 
-def test_cached_schedule_reads_show_counters_the_process_was_never_told_of(
-        client, factory, world, monkeypatch):
-    # The process will not look at the generations again for an hour, and the registration
-    # is written behind the service's back: only a counter read on the hit itself shows it.
-    monkeypatch.setattr(generations(), "interval", 3600.0)
+def test_a_booking_behind_the_services_back_shows_in_cached_schedule_reads(
+        client, factory, world):
+    # Written by SQL, not through the service; seen at the next reading of the generations
+    # (CACHE_SYNC_SECONDS, 0 in the suite), then the hit reads the counters afresh.
     paths = [f"/schedules/{world['schedule']}", "/schedules/",
              f"/departments/{world['department']}/schedules",
              f"/doctors/{world['doctor']}/schedules"]
@@ -254,8 +254,7 @@ def test_cached_schedule_reads_show_counters_the_process_was_never_told_of(
         assert (shown["available_slots"], shown["bookable"]) == (0, False), path
 
 
-def test_cached_slots_show_their_counters_at_once(client, factory, world, monkeypatch):
-    monkeypatch.setattr(generations(), "interval", 3600.0)
+def test_cached_slots_show_their_counters_at_once(client, factory, world):
     schedule = factory.schedule(max_appointments=2, slot_minutes=120)  # 08:00-12:00: 2 slots
     path = f"/schedules/{schedule.id}/slots"
     slots = read_twice(client, path, world["owner"])["results"]
@@ -293,3 +292,20 @@ def test_the_live_closing_instant_is_schedule_closes_at(factory, cutoff):
         "WHERE id = ANY(:ids)"), {"ids": ids}).all())
     assert restated == defined
     assert defined[full.id] is None and defined[partly.id] is not None
+
+
+def test_a_hit_reads_the_counters_only_after_a_booking(client, factory, world, monkeypatch):
+    monkeypatch.setattr(generations(), "interval", 3600.0)  # readings hold unless told
+    path = f"/departments/{world['department']}/schedules"
+    read_twice(client, path, world["owner"])
+    with count_statements() as log:
+        assert client.get(path, headers=world["owner"]).headers["X-Cache"] == "hit"
+    assert log.count == 0  # nothing booked since the entry was stored: the body as it is
+    booked = client.post("/registrations/", headers=world["owner"],
+                         json={"patient_id": world["patient"], "schedule_id": world["schedule"]})
+    assert booked.status_code == 201
+    with count_statements() as log:
+        response = client.get(path, headers=world["owner"])
+    assert response.headers["X-Cache"] == "hit"
+    assert response.get_json()["results"][0]["available_slots"] == 2
+    assert len(log.matching("array_agg(s.id)")) == 1  # the counters, read once
