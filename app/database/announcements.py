@@ -1,12 +1,19 @@
-"""Telling the other processes at once what this one changed (Redis pub/sub).
+"""Telling the other processes at once what this one changed (counters in Redis).
 
 The database's generations reach every process within CACHE_SYNC_SECONDS. So that no process
 serves a stale answer in the meantime — a revoked token, lost admin rights, an old catalogue,
-an old `available_slots` — the process that served a write also publishes the scopes it may
-have changed (`callers`, `catalogue`, `slots`) on Redis before its response leaves. Every
-process checks its subscription whenever it consults the generations (a non-blocking read of
-its own socket: no round trip) and reads the generations afresh, before it next needs one of
-those scopes. A booking announces only `slots`, so other processes' caller lookups stay free.
+an old `available_slots` — the process that served a write also counts it, per scope it may
+have changed (`callers`, `catalogue`, `slots`), in one Redis hash before its response leaves
+(one HINCRBY per scope, pipelined: one round trip). Every process reads the hash whenever it
+consults the generations (one HGETALL) and reads the generations afresh, before it next needs
+a scope whose counter moved. A booking counts only `slots`, so other processes' caller
+lookups stay free.
+
+Counters, not pub/sub messages: an increment is done before the writer answers, so a request
+that starts after that answer — in any process — reads it. A published message reaches the
+subscribers' sockets some time after the publisher's reply, so under load the very next
+request in another process could miss it (a logout through one process was seen accepted by
+another).
 
 Without REDIS_URL nothing is announced (a single process needs no announcements). While Redis
 fails, the generations' CACHE_SYNC_SECONDS bound still holds.
@@ -14,7 +21,7 @@ fails, the generations' CACHE_SYNC_SECONDS bound still holds.
 from __future__ import annotations
 
 import threading
-import uuid
+from collections.abc import Callable
 
 import redis
 from redis.exceptions import RedisError
@@ -23,53 +30,53 @@ from app.web.redis_bounds import RedisBreaker, redis_client_options
 
 
 class Announcements:
-    """A Redis channel shared by the processes of one deployment."""
+    """A Redis hash of write counters shared by the processes of one deployment."""
 
     def __init__(self, config) -> None:
         self.client = redis.Redis.from_url(config["REDIS_URL"], **redis_client_options(config))
-        self.channel = f"{config['REDIS_KEY_PREFIX']}-changes"
-        self.origin = uuid.uuid4().hex.encode()
+        self.key = f"{config['REDIS_KEY_PREFIX']}-writes"
         self.breaker = RedisBreaker(float(config["REDIS_RETRY_SECONDS"]))
-        self._pubsub = None
+        self._seen: dict[bytes, bytes] | None = None  # None: nothing read yet
         self._lock = threading.Lock()
 
     def publish(self, scopes: tuple[str, ...]) -> None:
-        """Tell the other processes that this one changed `scopes`."""
+        """Count a write to `scopes` (done before this process answers the write)."""
         if not self.breaker.closed:
             return
         try:
-            self.client.publish(self.channel, self.origin + b" " + " ".join(scopes).encode())
+            pipe = self.client.pipeline(transaction=False)
+            for scope in scopes:
+                pipe.hincrby(self.key, scope, 1)
+            pipe.execute()
         except (RedisError, OSError):
             self.breaker.failed("announce")
 
-    def heard(self, every: tuple[str, ...]) -> set[str]:
-        """The scopes other processes announced changes to since the last call.
+    def heard(self, every: tuple[str, ...], note: Callable[[tuple[str, ...]], None]) -> None:
+        """Call `note` with the scopes whose counters moved since the last reading (this
+        process's own writes included; it has noted those already).
 
-        `every` is what to assume when announcements may have been missed.
+        `note` runs under this object's lock, so a thread that finds nothing new knows that
+        whoever found it first has noted it already. `every` is what to assume when writes
+        may have been missed: on the first reading and after Redis failed.
         """
         if not self.breaker.closed:
-            return set()
+            with self._lock:
+                self._seen = None  # counted meanwhile without us: assume everything moved
+            return
+        try:
+            counters = self.client.hgetall(self.key)
+        except (RedisError, OSError):
+            self.breaker.failed("announcements")
+            with self._lock:
+                self._seen = None
+                note(every)
+            return
         with self._lock:
-            try:
-                heard: set[str] = set()
-                if self._pubsub is None:
-                    self._pubsub = self.client.pubsub(ignore_subscribe_messages=True)
-                    self._pubsub.subscribe(self.channel)
-                    heard.update(every)  # announcements made while not subscribed were missed
-                while (message := self._pubsub.get_message(timeout=0.0)) is not None:
-                    origin, _, scopes = bytes(message.get("data") or b"").partition(b" ")
-                    if origin != self.origin:
-                        heard.update(scopes.decode().split())
-                return heard
-            except (RedisError, OSError):
-                self._close()
-                self.breaker.failed("subscription")
-                return set(every)
-
-    def _close(self) -> None:
-        pubsub, self._pubsub = self._pubsub, None
-        if pubsub is not None:
-            try:
-                pubsub.close()
-            except (RedisError, OSError):
-                pass
+            seen, self._seen = self._seen, counters
+            if seen is None:
+                note(every)
+                return
+            moved = tuple(scope.decode() for scope, value in counters.items()
+                          if seen.get(scope) != value)
+            if moved:
+                note(moved)

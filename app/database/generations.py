@@ -64,6 +64,9 @@ class Generations:
         for scope in scopes:
             self._writes[scope] += 1
 
+    def _note_heard(self, scopes: tuple[str, ...]) -> None:
+        self.note_write(tuple(scope for scope in scopes if scope in self._writes))
+
     def announce(self, scopes: tuple[str, ...] = CHANGING) -> None:
         """This process served a write to `scopes`; tell the other processes too."""
         self.note_write(scopes)
@@ -78,9 +81,7 @@ class Generations:
         """The generations, fresh for the scopes `needed`; None when they cannot be read
         (then caches step aside)."""
         if self.announcements is not None:
-            heard = self.announcements.heard(CHANGING)
-            if heard:
-                self.note_write(tuple(scope for scope in heard if scope in self._writes))
+            self.announcements.heard(CHANGING, self._note_heard)
         if not self._due(needed):
             return self._values
         with self._lock:
