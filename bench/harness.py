@@ -246,10 +246,7 @@ class Harness:
         trgm_names = {i for _, i, _ in trgm}
         self.explain_summary.append(f"pg_trgm indexes defined: {len(trgm)}"
                                     + (f" ({', '.join(sorted(trgm_names))})" if trgm else ""))
-        for label in ("common surname", "department name", "a patient's full name", "no match"):
-            query = picks.queries.get(label)
-            if not query:
-                continue
+        for label, query in picks.queries.items():
             for n, (statement, params) in enumerate(search.capture_search_sql(app, admin,
                                                                                query), 1):
                 plan = search.explain(self.url, statement, params)
@@ -262,7 +259,8 @@ class Harness:
                     f"{label} ({query!r}), statement {n}: {plain:.0f} ms plain, {ms} ms "
                     f"under EXPLAIN ANALYZE; indexes used: "
                     f"{', '.join(used) or 'none'}; trigram index used: "
-                    f"{'yes' if trgm_names & set(used) else 'no'}")
+                    f"{'yes' if trgm_names & set(used) else 'no'}; counters read: "
+                    f"{'yes' if 'registration_term_counts' in plan else 'no'}")
         (RESULTS / "explain-search.txt").write_text("\n".join(out) + "\n", encoding="utf-8")
         for line in self.explain_summary:
             print("   " + line, flush=True)

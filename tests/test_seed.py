@@ -269,8 +269,8 @@ def test_small_seed_obeys_every_rule(app, committing_db, monkeypatch, superuser,
     assert scalar("SELECT tgenabled FROM pg_trigger WHERE tgname = 'schedules_slots'") == "O"
     assert index_definitions() == indexes
     # pk, (schedule_id, queue_number), patient_id, slot_id, status, one-active partial,
-    # notes trigram
-    assert len(indexes) == 7
+    # notes trigram, notes characters
+    assert len(indexes) == 8
     sizes = counts()
     assert sizes["departments"] == 10
     assert sizes["doctors"] == 24

@@ -27,6 +27,7 @@ from app.models.schedule import (
     WaitlistEntry,
     holds_slot,
 )
+from app.models.search import RegistrationTermCount
 from app.models.user import User
 
 __all__ = [
@@ -50,6 +51,7 @@ __all__ = [
     "RefreshToken",
     "Registration",
     "RegistrationStatus",
+    "RegistrationTermCount",
     "SCHEDULE_STATUSES",
     "SLOT_MINUTES_MAX",
     "SLOT_MINUTES_MIN",

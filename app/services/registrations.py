@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Select, any_, func, or_, select, union
+from sqlalchemy import Select, or_, select
 
 from app.errors import Forbidden, NotFound, ValidationFailed
 from app.extensions import db
@@ -11,6 +11,7 @@ from app.identity.actor import Actor
 from app.models import STATUSES, Department, Doctor, Patient, Registration, Schedule
 from app.services.booking import schedule_not_found
 from app.services.patients import get_patient
+from app.services.registration_search import search_all_registrations
 from app.web.pagination import ListParams, Page, like_pattern, paginate
 
 SORT_COLUMNS = {
@@ -145,42 +146,11 @@ def _search(stmt: Select, query: str) -> Select:
     )
 
 
-def _any_of(subquery: Select):
-    """`= ANY(ARRAY(subquery))`: the planner runs the subquery first and then probes the
-    index with its ids, instead of joining against the whole big table."""
-    return any_(func.array(subquery.scalar_subquery()))
-
-
-def _matching_ids(query: str) -> Select:
-    """Ids of every registration matching the query, as a UNION of indexable lookups.
-
-    Over all registrations an OR across a five-table join must test every row; each branch
-    here uses an index instead (trigram on notes and patient names, the schedule and
-    patient foreign-key indexes, the status index).
-    """
-    pattern = like_pattern(query)
-    doctors = select(Doctor.id).where(Doctor.name.ilike(pattern))
-    departments = select(Department.id).where(Department.name.ilike(pattern))
-    schedules = select(Schedule.id).where(or_(Schedule.doctor_id == _any_of(doctors),
-                                              Schedule.department_id == _any_of(departments)))
-    patients = select(Patient.id).where(Patient.name.ilike(pattern))
-    branches = [
-        select(Registration.id).where(Registration.notes.ilike(pattern)),
-        select(Registration.id).where(Registration.patient_id == _any_of(patients)),
-        select(Registration.id).where(Registration.schedule_id == _any_of(schedules)),
-    ]
-    if query.lower() in STATUSES:
-        branches.append(select(Registration.id).where(Registration.status == query.lower()))
-    return union(*branches)
-
-
 def search_registrations(actor: Actor, params: ListParams) -> Page:
     """Search the registrations the actor may see (admins: all; others: their own)."""
-    query = params.query or ""
     if actor.is_admin:
-        return _page(select(Registration).where(Registration.id == _any_of(_matching_ids(query))),
-                     params)
-    return _page(_search(_of_user(actor.id), query), params)
+        return search_all_registrations(params, SORT_COLUMNS, TIEBREAK)
+    return _page(_search(_of_user(actor.id), params.query or ""), params)
 
 
 def search_user_registrations(user_id: int, params: ListParams) -> Page:

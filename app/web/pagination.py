@@ -138,6 +138,15 @@ class Page:
         }
 
 
+def ordering(
+    params: ListParams, sort_columns: Mapping[str, Sequence[Any]], tiebreak: Sequence[Any]
+) -> list[Any]:
+    """The ORDER BY of a page: the sort's columns, then the tiebreak, in the asked direction."""
+    columns = list(sort_columns[params.sort]) + [c for c in tiebreak
+                                                 if c not in sort_columns[params.sort]]
+    return [c.desc() if params.reverse else c.asc() for c in columns]
+
+
 def paginate(
     session,
     stmt: Select,
@@ -152,9 +161,7 @@ def paginate(
     ``sort_columns`` maps a sort name to the columns it orders by; ``tiebreak`` makes the
     order total (normally the primary key).
     """
-    columns = list(sort_columns[params.sort]) + [c for c in tiebreak
-                                                 if c not in sort_columns[params.sort]]
-    order = [c.desc() if params.reverse else c.asc() for c in columns]
+    order = ordering(params, sort_columns, tiebreak)
     if params.query is None:
         # A list: the total as an uncorrelated scalar subquery (evaluated once, as an
         # InitPlan). Counting needs only the matching rows' existence, so PostgreSQL can
