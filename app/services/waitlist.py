@@ -8,13 +8,16 @@ and a later entry is never booked before an earlier one it could have gone to.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
-from sqlalchemy import select, text, update
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
-from app.errors import Conflict, NotFound
+from app.database.autocommit import Statement, run_alone
+from app.errors import Conflict, NotFound, integrity_to_api_error
 from app.extensions import db
 from app.identity.actor import Actor
-from app.models import Patient, Registration, Schedule, WaitlistEntry, holds_slot
+from app.models import Patient, Schedule, WaitlistEntry
 from app.services.booking import (
     duplicate_error,
     lock_schedule,
@@ -23,8 +26,8 @@ from app.services.booking import (
     schedule_started_error,
 )
 from app.services.common import commit, get_or_404
-from app.services.patients import get_patient
-from app.services.policy import get_policy, schedule_start
+from app.services.event_actor import ACTOR_SETTINGS, actor_params
+from app.services.patients import get_patient, patient_not_found
 from app.services.schedule_rules import hospital_now
 from app.web.pagination import ListParams, Page, paginate
 
@@ -41,70 +44,77 @@ def entry_not_found(entry_id: int) -> NotFound:
     return NotFound(f"Waitlist entry {entry_id} not found", "waitlist_entry_not_found")
 
 
-def _join_refusal(actor: Actor, schedule: Schedule, now: dt.datetime) -> Exception | None:
-    """The booking policy's refusals, as for a booking (admins bypass release and cutoff)."""
-    if now >= schedule_start(schedule):
-        return schedule_started_error(schedule.id)
-    if schedule.status != "open":
-        return refusal("schedule_suspended", schedule.id, None, None)
-    if actor.is_admin:
-        return None
-    if schedule.release_at is not None and now < schedule.release_at:
-        return refusal("not_yet_released", schedule.id, None, schedule.release_at)
-    last_start = schedule.start_time
-    if schedule.slot_minutes is not None:
-        last_start = db.session.scalar(text(
-            "SELECT max(start_time) FROM schedule_slots WHERE schedule_id = :id"),
-            {"id": schedule.id}) or schedule.start_time
-    cutoff = dt.timedelta(minutes=get_policy().booking_cutoff_minutes)
-    if now >= dt.datetime.combine(schedule.date, last_start) - cutoff:
-        return refusal("booking_closed", schedule.id, None, None)
-    return None
+# The whole join is one call of the database function join_waitlist (migration 0012): the
+# policy's checks without a lock, then under the schedule row's lock the checks a concurrent
+# writer could change, and the insert.
+JOIN_SQL = Statement(
+    ACTOR_SETTINGS + "; "
+    "SELECT outcome, existing_id, entry_id, entry_status, entry_position, entry_created_at,"
+    " entry_updated_at, schedule_start, release_at"
+    " FROM join_waitlist(:patient_id, :schedule_id, :user_id, :is_admin, :now)"
+)
 
 
-def join_waitlist(actor: Actor, schedule_id: int, patient_id: int) -> WaitlistEntry:
+@dataclass(frozen=True)
+class JoinedEntry:
+    """The entry a join created (the attributes entry_to_dict reads)."""
+
+    id: int
+    schedule_id: int
+    patient_id: int
+    status: str
+    position: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    schedule_start: dt.datetime
+    registration_id: int | None = None
+    reason: str | None = None
+
+
+def _duplicate_entry(schedule_id: int, patient_id: int) -> Conflict:
+    return Conflict(f"Patient {patient_id} is already waiting for schedule {schedule_id}",
+                    "duplicate_waitlist_entry",
+                    {"patient_id": "is already on this schedule's waitlist"})
+
+
+def join_waitlist(actor: Actor, schedule_id: int, patient_id: int) -> JoinedEntry:
     """Put a patient on a full schedule's waitlist (the patient's owner or an admin).
 
-    In a rush every booking of a full, popular session waits for its row lock, so the checks
-    that read other rows run before the lock is taken; under it only what a concurrent
-    writer could change is read again (status, places, the patient's place in it), then the
-    entry is inserted. A cancel that frees a place holds the same lock while it serves the
-    waitlist, so it either sees this entry or has already given the place away.
+    One autocommit statement. In a rush every booking of a full, popular session waits for
+    its row lock, so the checks that read other rows run before the lock is taken; under it
+    only what a concurrent writer could change is read again (status, places, the patient's
+    place in it), then the entry is inserted. A cancel that frees a place holds the same
+    lock while it serves the waitlist, so it either sees this entry or has already given the
+    place away.
     """
-    schedule = db.session.get(Schedule, schedule_id)
-    if schedule is None:
+    params = {**actor_params(actor), "patient_id": patient_id, "schedule_id": schedule_id,
+              "user_id": actor.id, "is_admin": actor.is_admin, "now": hospital_now()}
+    try:
+        row = run_alone(JOIN_SQL, params)
+    except IntegrityError as exc:
+        duplicate = _duplicate_entry(schedule_id, patient_id)
+        raise integrity_to_api_error(
+            exc, {"uq_waitlist_entries_waiting_patient": duplicate}) from None
+    (outcome, existing_id, entry_id, status, position, created, updated, start,
+     release_at) = row
+    if outcome == "joined":
+        return JoinedEntry(entry_id, schedule_id, patient_id, status, position, created,
+                           updated, start)
+    if outcome == "schedule_not_found":
         raise schedule_not_found(schedule_id)
-    get_patient(actor, patient_id)
-    error = _join_refusal(actor, schedule, hospital_now())
-    if error is not None:
-        raise error
-    duplicate = Conflict(f"Patient {patient_id} is already waiting for schedule {schedule_id}",
-                         "duplicate_waitlist_entry",
-                         {"patient_id": "is already on this schedule's waitlist"})
-    waiting = db.session.scalar(
-        select(WaitlistEntry.id).where(WaitlistEntry.schedule_id == schedule_id,
-                                       WaitlistEntry.patient_id == patient_id,
-                                       WaitlistEntry.status == WAITING))
-    if waiting is not None:
-        raise duplicate
-    schedule = lock_schedule(schedule_id)
-    if schedule is None:
-        raise schedule_not_found(schedule_id)
-    if schedule.status != "open":
-        raise refusal("schedule_suspended", schedule.id, None, None)
-    active = db.session.scalar(
-        select(Registration.id).where(Registration.patient_id == patient_id,
-                                      Registration.schedule_id == schedule_id,
-                                      holds_slot(Registration.status)).limit(1))
-    if active is not None:
-        raise duplicate_error(patient_id, schedule_id, active)
-    if schedule.available_slots > 0:
+    if outcome == "patient_not_found":
+        get_patient(actor, patient_id)  # raises the 404 (or a doctor's 403) it always gave
+        raise patient_not_found(patient_id)
+    if outcome == "schedule_started":
+        raise schedule_started_error(schedule_id)
+    if outcome == "duplicate_waitlist_entry":
+        raise _duplicate_entry(schedule_id, patient_id)
+    if outcome == "duplicate_registration":
+        raise duplicate_error(patient_id, schedule_id, existing_id)
+    if outcome == "schedule_not_full":
         raise Conflict(f"Schedule {schedule_id} still has free places: book one instead",
                        "schedule_not_full", {"schedule_id": "is not full"})
-    entry = WaitlistEntry(schedule_id=schedule_id, patient_id=patient_id, status=WAITING)
-    db.session.add(entry)
-    commit({"uq_waitlist_entries_waiting_patient": duplicate})
-    return entry
+    raise refusal(outcome, schedule_id, None, release_at)
 
 
 def _visible_entry(actor: Actor, entry_id: int) -> WaitlistEntry:

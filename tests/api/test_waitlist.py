@@ -105,6 +105,36 @@ def test_join_follows_the_booking_policy(client, factory, owner, owner_headers, 
     assert_error(join(client, headers, schedule.id, patient_id), 409, "schedule_suspended")
 
 
+def test_the_join_answer_is_what_the_waitlist_shows(client, factory, full, admin_headers):
+    schedule, _ = full
+    answers = []
+    for _ in range(3):
+        user = factory.user()
+        answers.append(join(client, factory.headers(user), schedule.id,
+                            factory.patient(user).id).json)
+    assert [a["position"] for a in answers] == [1, 2, 3]
+    assert answers == entries(client, admin_headers, schedule.id)
+
+
+def test_a_slotted_session_closes_for_joins_at_its_last_slot(client, factory, owner,
+                                                             owner_headers, admin_headers,
+                                                             waiter, monkeypatch):
+    headers, patient_id = waiter
+    schedule = factory.schedule(date=DAY, max_appointments=2, slot_minutes=120)  # 08, 10
+    for _ in range(2):
+        book(client, owner_headers, factory.patient(owner).id, schedule.id)
+    factory.policy(booking_cutoff_minutes=150)  # 08:00 closes at 05:30, 10:00 at 07:30
+    set_clock(monkeypatch, dt.datetime.combine(DAY, dt.time(6, 0)))
+    assert join(client, headers, schedule.id, patient_id).status_code == 201
+    other = factory.user()
+    set_clock(monkeypatch, dt.datetime.combine(DAY, dt.time(7, 30)))
+    assert_error(join(client, factory.headers(other), schedule.id,
+                      factory.patient(other).id), 409, "booking_closed")
+    # The office still puts a patient on the list until the session starts.
+    assert join(client, admin_headers, schedule.id, factory.patient(other).id
+                ).status_code == 201
+
+
 def test_a_cancel_books_the_first_waiter(client, factory, owner_headers, admin_headers, full):
     schedule, regs = full
     waiters = []
