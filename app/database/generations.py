@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 
-from flask import current_app
+from flask import current_app, has_request_context, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.database.announcements import Announcements
@@ -40,6 +40,7 @@ READ_SQL = Statement(
 
 
 CHANGING = ("catalogue", "slots", "callers")  # the scopes a write can move
+HEARD_KEY = "hospital.announcements_heard"  # in the request's environ
 
 
 class Generations:
@@ -73,6 +74,17 @@ class Generations:
         if self.announcements is not None:
             self.announcements.publish(scopes)
 
+    def _listen(self) -> None:
+        """Read the announcements: once per request (its caller lookup and its cache then
+        judge by the same reading), on every call outside one."""
+        if self.announcements is None:
+            return
+        if has_request_context():
+            if request.environ.get(HEARD_KEY):
+                return
+            request.environ[HEARD_KEY] = True
+        self.announcements.heard(CHANGING, self._note_heard)
+
     def _due(self, needed: tuple[str, ...]) -> bool:
         return (any(self._writes[scope] != self._writes_seen[scope] for scope in needed)
                 or time.monotonic() - self._read_at >= self.interval)
@@ -80,8 +92,7 @@ class Generations:
     def current(self, needed: tuple[str, ...] = CHANGING) -> dict[str, int] | None:
         """The generations, fresh for the scopes `needed`; None when they cannot be read
         (then caches step aside)."""
-        if self.announcements is not None:
-            self.announcements.heard(CHANGING, self._note_heard)
+        self._listen()
         if not self._due(needed):
             return self._values
         with self._lock:

@@ -26,9 +26,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+import threading
+from json import loads as decode_json
 from typing import NamedTuple
 
-from flask import Flask, Response, current_app, g, json, request
+from flask import Flask, Response, current_app, g, request
 from flask_caching import Cache
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -149,38 +151,100 @@ def live_slot(slot_id: int) -> None:
     _live()[1].append(slot_id)
 
 
-def _overlay(body: bytes, live: tuple[dict[int, dt.datetime | None], list[int]]
+class Template(NamedTuple):
+    """A cached body cut at the values the overlay writes: parts[0], hole 0, parts[1], ...
+
+    holes[i] is (schedule or slot id, field); the fields are available_slots and `bookable`
+    of a schedule and `available` of a slot.
+    """
+
+    parts: tuple[bytes, ...]
+    holes: tuple[tuple[int, str], ...]
+
+
+# A hole while the template is cut: a string holding NUL, which no text from the database
+# can hold (PostgreSQL refuses NUL in text), encoded by JSON as "\u0000<i>\u0000".
+HOLE = re.compile(rb'"\\u0000(\d+)\\u0000"')
+TEMPLATE_LIMIT = 512  # templates kept per process (one per distinct cached body)
+_templates: dict[str, Template | None] = {}  # by the body's hash
+_templates_lock = threading.Lock()
+
+
+def _cut(body: bytes) -> Template | None:
+    """The template of a cached body (None: it cannot be cut; answer afresh)."""
+    data = decode_json(body)  # the service's own JSON: not the input checks of app.json
+    items = data["results"] if isinstance(data, dict) and "results" in data else [data]
+    holes: list[tuple[int, str]] = []
+    originals: list[object] = []
+    for item in items:
+        fields = (("available_slots", "bookable") if "available_slots" in item
+                  else ("available",) if "available" in item else ())
+        for field in fields:
+            originals.append(item[field])
+            item[field] = f"\0{len(holes)}\0"
+            holes.append((item["id"], field))
+    if not holes:
+        return Template((body,), ())
+    pieces = HOLE.split(current_app.json.response(data).get_data())
+    order = [int(index) for index in pieces[1::2]]
+    if sorted(order) != list(range(len(holes))):
+        return None
+    template = Template(tuple(pieces[0::2]), tuple(holes[index] for index in order))
+    if _fill(template, [originals[index] for index in order]) != body:
+        return None  # not how this body was encoded
+    return template
+
+
+def _fill(template: Template, values: list[object]) -> bytes:
+    out = [template.parts[0]]
+    for value, part in zip(values, template.parts[1:], strict=True):
+        out.append(b"true" if value is True else b"false" if value is False
+                   else str(value).encode())
+        out.append(part)
+    return b"".join(out)
+
+
+def _template(etag: str, body: bytes) -> Template | None:
+    """The body's template, cut once per process (keyed by the body's hash)."""
+    try:
+        return _templates[etag]
+    except KeyError:
+        pass
+    template = _cut(body)
+    with _templates_lock:
+        while len(_templates) >= TEMPLATE_LIMIT:
+            _templates.pop(next(iter(_templates)), None)
+        _templates[etag] = template
+    return template
+
+
+def _overlay(etag: str, body: bytes, live: tuple[dict[int, dt.datetime | None], list[int]]
              ) -> bytes | None:
     """The cached body with the counters, and what depends on them, as the database holds
-    them now (None: a row it shows is gone; answer afresh)."""
+    them now (None: a row it shows is gone, or the body cannot be cut; answer afresh).
+
+    The body is not decoded: its template (cut once per process) is filled with the values
+    read now, byte for byte what encoding the patched data would give.
+    """
     schedule_ids, slot_ids = live
-    if not schedule_ids and not slot_ids:
+    template = _template(etag, body)
+    if template is None:
+        return None
+    if not template.holes:
         return body
     row = run_alone(LIVE_SQL, {"schedules": list(schedule_ids), "slots": slot_ids})
     ids, *columns, slot_found, slot_free = (value or [] for value in row)
-    schedules = {sid: LiveSchedule(*values, schedule_ids[sid])
-                 for sid, *values in zip(ids, *columns, strict=True)}
-    slots = dict(zip(slot_found, slot_free, strict=True))
     now = request_moment()
-    data = json.loads(body)
-    changed = False
-    for item in data["results"] if "results" in data else [data]:
-        if "available_slots" in item:
-            schedule = schedules.get(item["id"])
-            if schedule is None:
-                return None
-            fresh = {"available_slots": schedule.available_slots,
-                     "bookable": bookable(schedule, now)}
-        elif "available" in item:
-            if item["id"] not in slots:
-                return None
-            fresh = {"available": slots[item["id"]]}
-        else:
-            continue
-        if any(item[key] != value for key, value in fresh.items()):
-            item.update(fresh)
-            changed = True
-    return current_app.json.response(data).get_data() if changed else body
+    fresh: dict[tuple[int, str], object] = dict(
+        zip(((slot_id, "available") for slot_id in slot_found), slot_free, strict=True))
+    for sid, *values in zip(ids, *columns, strict=True):
+        schedule = LiveSchedule(*values, schedule_ids[sid])
+        fresh[sid, "available_slots"] = schedule.available_slots
+        fresh[sid, "bookable"] = bookable(schedule, now)
+    try:
+        return _fill(template, [fresh[hole] for hole in template.holes])
+    except KeyError:
+        return None
 
 
 def _note_write(response: Response) -> Response:
@@ -245,13 +309,13 @@ def _serve_from_cache() -> Response | None:
     unchanged = slots == current["slots"] and generations().settled("slots")
     if not counted and not unchanged:
         try:
-            patched = _overlay(body, live)
+            patched = _overlay(etag, body, live)
         except SQLAlchemyError:
             return None  # answered without the cache (and its error) by the view
         if patched is None:
             g.cache_key = key
             return None
-        if patched is not body:
+        if patched != body:
             body, etag = patched, _etag_of(patched)
     response = Response(body, status=200, content_type=current_app.json.mimetype)
     response.set_etag(etag)

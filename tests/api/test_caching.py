@@ -8,7 +8,7 @@ from sqlalchemy import select, text
 
 from app.database.generations import generations
 from app.extensions import db
-from app.models import Registration, Schedule, ScheduleSlot
+from app.models import Department, Registration, Schedule, ScheduleSlot
 from app.ops.jobs import run_no_show_job
 from app.web.caching import LIVE_SQL
 from tests.assertions import assert_error
@@ -309,3 +309,33 @@ def test_a_hit_reads_the_counters_only_after_a_booking(client, factory, world, m
     assert response.headers["X-Cache"] == "hit"
     assert response.get_json()["results"][0]["available_slots"] == 2
     assert len(log.matching("array_agg(s.id)")) == 1  # the counters, read once
+
+
+def test_a_patched_hit_is_the_body_the_view_renders(app, client, factory, world, monkeypatch):
+    # The overlay fills the cached body's template with the counters read now: the bytes
+    # (and so the ETag) must be exactly those of a fresh answer, whatever changed.
+    department = db.session.get(Department, world["department"])
+    slotted = factory.schedule(department=department, max_appointments=2, slot_minutes=120)
+    single = factory.schedule(department=department, max_appointments=1)
+    paths = [f"/departments/{department.id}/schedules", "/schedules/?per_page=100",
+             f"/schedules/{slotted.id}/slots", f"/schedules/{single.id}"]
+    for path in paths:
+        read_twice(client, path, world["owner"])
+    slots = db.session.scalars(select(ScheduleSlot.id).where(
+        ScheduleSlot.schedule_id == slotted.id).order_by(ScheduleSlot.start_time)).all()
+    for schedule, slot_id in ((slotted, slots[1]), (single, None)):
+        db.session.add(Registration(patient_id=factory.patient(factory.user()).id,
+                                    schedule_id=schedule.id, slot_id=slot_id))
+    db.session.commit()
+    hits = {}
+    for path in paths:
+        response = client.get(path, headers=world["owner"])
+        assert response.headers["X-Cache"] == "hit", path
+        hits[path] = (response.get_data(), response.headers["ETag"])
+    assert b'"available":0' in hits[paths[2]][0]
+    assert b'"available_slots":0,"bookable":false' in hits[paths[3]][0]
+    monkeypatch.setitem(app.config, "CACHE_ENABLED", False)
+    for path in paths:
+        fresh = client.get(path, headers=world["owner"])
+        assert "X-Cache" not in fresh.headers
+        assert (fresh.get_data(), fresh.headers["ETag"]) == hits[path], path
