@@ -296,6 +296,8 @@ def restx_handler(exc: BaseException):
 def _rollback_quietly() -> None:
     from app.extensions import db
 
+    if not db.session.registry.has():
+        return  # no session was opened for this request (a refused booking): nothing to undo
     try:
         db.session.rollback()
     except Exception:  # the connection may be the thing that failed
