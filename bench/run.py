@@ -80,12 +80,19 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: list[str]) -> int:
-    """Entry point (inside .venv)."""
-    args = parse_args(argv)
+def bench_environment() -> str:
+    """The benchmark deployment's settings in os.environ (inherited by the servers); returns
+    the database URL (BENCH_DATABASE_URL, else the local hospital_bench)."""
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
     os.environ.update(BENCH_ENV)
     os.environ["DATABASE_URL"] = url
+    return url
+
+
+def main(argv: list[str]) -> int:
+    """Entry point (inside .venv)."""
+    args = parse_args(argv)
+    url = bench_environment()
     from bench.harness import Harness
 
     return Harness(args, url).run()

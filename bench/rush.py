@@ -23,7 +23,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import devenv  # noqa: E402  (standard library only; makes sure we run in .venv)
 
-DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/hospital_bench"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/14"
 
 
@@ -71,12 +70,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str]) -> int:
     """Entry point (inside .venv)."""
-    from bench.run import BENCH_ENV
+    from bench.run import bench_environment
 
     args = parse_args(argv)
-    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
-    os.environ.update(BENCH_ENV)
-    os.environ["DATABASE_URL"] = url
+    url = bench_environment()
     from bench.rush_run import Rush
 
     return Rush(args, url).run()

@@ -16,6 +16,7 @@ import time
 from argparse import Namespace
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from bench import dataset
@@ -28,6 +29,9 @@ from deploy.nginx_conf import find_nginx, running_nginx, substitute, waitress_fl
 
 LUA = BENCH / "lua" / "rush.lua"
 OUT = WORK / "rush"
+# wrk's inputs (a family a line; the list pages) and what it writes (acknowledged answers).
+FAMILIES_FILE, LISTS_FILE, ACKED_FILE = (OUT / "families.tsv", OUT / "lists.txt",
+                                         OUT / "acknowledged.txt")
 PER_PAGE = 50
 # nginx's access log for the run: when, what, how it ended and how long nginx took.
 LOG_FORMAT = ("log_format rush '$msec $request_method $uri $status $request_time "
@@ -187,6 +191,17 @@ def summarise(entries, release_epoch: float) -> dict:
     }
 
 
+class Stage(NamedTuple):
+    """What a rush is played on: the day's sessions, the families, wrk's inputs."""
+
+    zone: ZoneInfo
+    day: data.Day
+    fams: list[data.Family]
+    tokens: dict[int, str]
+    paths: list[str]
+    wrk: str
+
+
 class Rush:
     """One rush: set up, release, drive, check, report."""
 
@@ -242,35 +257,12 @@ class Rush:
         except OSError:
             raise SystemExit("another bench/rush.py is running (it owns the rush "
                              "department)") from None
-        app = self.prepare()
-        zone = ZoneInfo(app.config["HOSPITAL_TIMEZONE"])
-        today = dt.datetime.now(zone).date()
-        day = data.create_day(self.url, args.schedules, today + dt.timedelta(days=7),
-                              args.expert_share)
-        print(f"Department {day.department_id}: {len(day.schedules)} sessions on {day.date}, "
-              f"{day.capacity} places", flush=True)
-        fams = data.families(self.url, day, args.families, self.rng, args.skew,
-                             args.slot_share, args.second_share, args.cancel_share)
-        tokens = dataset.mint_tokens(app, [f.user_id for f in fams])
-        families_file, lists_file, acked_file = OUT / "families.tsv", OUT / "lists.txt", \
-            OUT / "acknowledged.txt"
-        with open(families_file, "w") as out:
-            for f in fams:
-                out.write(f"{f.index}\t{tokens[f.user_id]}\t{f.patient_id}\t{f.first}\t"
-                          f"{f.slot}\t{f.second}\t{int(f.cancel)}\n")
-        pages = -(-len(day.schedules) // PER_PAGE)
-        paths = [f"/departments/{day.department_id}/schedules?date_from={day.date}"
-                 f"&date_to={day.date}&per_page={PER_PAGE}&page={page}"
-                 for page in range(1, pages + 1)]
-        lists_file.write_text("\n".join(paths) + "\n")
-        for marker in OUT.glob("acknowledged.txt.done*"):
-            marker.unlink()
+        stage = self.stage(self.prepare(), wrk)
         servers = [server.start() for server in self.servers()]
         try:
             backends = [f"127.0.0.1:{server.port}" for server in servers]
             with running_nginx(backends, edit=_edit_nginx) as (port, prefix):
-                result = self.rush(app, zone, day, fams, tokens, port, prefix, wrk, paths,
-                                   families_file, lists_file, acked_file, servers)
+                result = self.rush(stage, port, prefix, servers)
         finally:
             for server in servers:
                 server.stop()
@@ -280,6 +272,31 @@ class Rush:
             result["ceiling_rps"] = self.ceiling(wrk)
             self.write(result)
         return 0 if result["ok"] else 1
+
+    def stage(self, app, wrk: str) -> Stage:
+        """The department's day, the families with their tokens, and wrk's input files."""
+        args = self.args
+        zone = ZoneInfo(app.config["HOSPITAL_TIMEZONE"])
+        today = dt.datetime.now(zone).date()
+        day = data.create_day(self.url, args.schedules, today + dt.timedelta(days=7),
+                              args.expert_share)
+        print(f"Department {day.department_id}: {len(day.schedules)} sessions on {day.date}, "
+              f"{day.capacity} places", flush=True)
+        fams = data.families(self.url, day, args.families, self.rng, args.skew,
+                             args.slot_share, args.second_share, args.cancel_share)
+        tokens = dataset.mint_tokens(app, [f.user_id for f in fams])
+        with open(FAMILIES_FILE, "w") as out:
+            for f in fams:
+                out.write(f"{f.index}\t{tokens[f.user_id]}\t{f.patient_id}\t{f.first}\t"
+                          f"{f.slot}\t{f.second}\t{int(f.cancel)}\n")
+        pages = -(-len(day.schedules) // PER_PAGE)
+        paths = [f"/departments/{day.department_id}/schedules?date_from={day.date}"
+                 f"&date_to={day.date}&per_page={PER_PAGE}&page={page}"
+                 for page in range(1, pages + 1)]
+        LISTS_FILE.write_text("\n".join(paths) + "\n")
+        for marker in OUT.glob("acknowledged.txt.done*"):
+            marker.unlink()
+        return Stage(zone, day, fams, tokens, paths, wrk)
 
     def ceiling(self, wrk: str) -> float:
         """Requests/s of a bare Flask app on the same path (nginx, the same number of
@@ -318,15 +335,16 @@ class Rush:
         (RESULTS / "rush.md").write_text(text)
         print(text, flush=True)
 
-    def rush(self, app, zone, day, fams, tokens, port, prefix, wrk, paths, families_file,
-             lists_file, acked_file, servers) -> dict:
+    def rush(self, stage: Stage, port: int, prefix: Path, servers: list[Server]) -> dict:
+        """Release the day, drive the families with wrk, then check and report."""
         args = self.args
+        zone, day, fams, tokens = stage.zone, stage.day, stage.fams, stage.tokens
         # The release: a few seconds from now, at a whole second, by the department's policy.
         release = (dt.datetime.now(zone).replace(tzinfo=None, microsecond=0)
                    + dt.timedelta(seconds=6 + args.lead))
         data.set_release(self.url, day.department_id, release, day.date)
         release_epoch = release.replace(tzinfo=zone).timestamp()
-        probe = Probe(self.url, port, tokens[fams[0].user_id], paths,
+        probe = Probe(self.url, port, tokens[fams[0].user_id], stage.paths,
                       [sid for sid, _, _ in day.schedules], release, zone)
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 65536)), hard))
@@ -336,9 +354,10 @@ class Rush:
         time.sleep(max(0.0, release_epoch - args.lead - time.time()))
         print(f"Release at {release} (hospital time); {args.families} families on "
               f"{args.connections} connections ...", flush=True)
-        cmd = [wrk, f"-t{args.wrk_threads}", f"-c{args.connections}", f"-d{args.max_seconds}s",
-               "--timeout=30s", "-s", str(LUA), f"http://127.0.0.1:{port}", "--",
-               str(families_file), str(args.wrk_threads), str(lists_file), str(acked_file)]
+        cmd = [stage.wrk, f"-t{args.wrk_threads}", f"-c{args.connections}",
+               f"-d{args.max_seconds}s", "--timeout=30s", "-s", str(LUA),
+               f"http://127.0.0.1:{port}", "--", str(FAMILIES_FILE), str(args.wrk_threads),
+               str(LISTS_FILE), str(ACKED_FILE)]
         before = meter.snapshot()
         probe.start()
         process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -365,7 +384,7 @@ class Rush:
         entries = parse_access_log(prefix / "logs" / "access.log")
         summary = summarise(entries, release_epoch)
         invariants = data.check_invariants(self.url, day)
-        acked = acked_file.read_text().splitlines()
+        acked = ACKED_FILE.read_text().splitlines()
         acknowledged = data.check_acknowledged(self.url, day, {f.index: f for f in fams},
                                                acked)
         result = {

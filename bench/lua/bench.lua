@@ -13,14 +13,7 @@
 -- done() prints one line "BENCH_JSON {...}": totals, errors, latency percentiles (us) and
 -- the count of every status code (409s split by their error code).
 
-local threads = {}
-local thread_count = 0
-
-function setup(thread)
-   thread:set("tid", thread_count)
-   thread_count = thread_count + 1
-   table.insert(threads, thread)
-end
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "") .. "threads.lua")
 
 local function headers_for(token, with_body)
    local h = {}
@@ -99,19 +92,6 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-   local merged = {}
-   for _, thread in ipairs(threads) do
-      local counts = thread:get("statuses")
-      if counts ~= nil then
-         for key, n in pairs(counts) do
-            merged[key] = (merged[key] or 0) + n
-         end
-      end
-   end
-   local parts = {}
-   for key, n in pairs(merged) do
-      parts[#parts + 1] = string.format('"%s": %d', key, n)
-   end
    local e = summary.errors
    io.write(string.format(
       'BENCH_JSON {"requests": %d, "duration_us": %d, "bytes": %d, ' ..
@@ -121,5 +101,5 @@ function done(summary, latency, requests)
       summary.requests, summary.duration, summary.bytes,
       e.connect, e.read, e.write, e.status, e.timeout,
       latency:percentile(50), latency:percentile(90), latency:percentile(99),
-      latency.max, latency.mean, table.concat(parts, ", ")))
+      latency.max, latency.mean, json_counts(merged_counts("statuses"))))
 end

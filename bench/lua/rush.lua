@@ -21,14 +21,7 @@
 --
 -- done() prints "RUSH_JSON {...}" with the count of each kind:status[:code].
 
-local threads = {}
-local thread_count = 0
-
-function setup(thread)
-   thread:set("tid", thread_count)
-   thread_count = thread_count + 1
-   table.insert(threads, thread)
-end
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "") .. "threads.lua")
 
 local MAX_TRIES = 200      -- bookings refused before the release, per family
 
@@ -258,7 +251,6 @@ function response(status, hdrs, body)
 end
 
 function done(summary, latency, requests)
-   local merged = {}
    local out = assert(io.open(threads[1]:get("out_path"), "w"))
    local unfinished = 0
    for _, thread in ipairs(threads) do
@@ -267,23 +259,16 @@ function done(summary, latency, requests)
       if list ~= nil and list ~= "" then
          io.stderr:write("unfinished families (index:next:steps:last answer):", list, "\n")
       end
-      for key, n in pairs(thread:get("counts") or {}) do
-         merged[key] = (merged[key] or 0) + n
-      end
       for _, line in ipairs(thread:get("acked") or {}) do
          out:write(line, "\n")
       end
    end
    out:close()
-   local parts = {}
-   for key, n in pairs(merged) do
-      parts[#parts + 1] = string.format('"%s": %d', key, n)
-   end
    local e = summary.errors
    io.write(string.format(
       'RUSH_JSON {"requests": %d, "duration_us": %d, "unfinished": %d, ' ..
       '"errors": {"connect": %d, "read": %d, "write": %d, "timeout": %d}, ' ..
       '"counts": {%s}}\n',
       summary.requests, summary.duration, unfinished, e.connect, e.read, e.write, e.timeout,
-      table.concat(parts, ", ")))
+      json_counts(merged_counts("counts"))))
 end
