@@ -8,6 +8,7 @@ import uuid
 import pytest
 
 from app.database.announcements import Announcements
+from app.database.generations import Generations
 from tests.test_two_processes import REDIS_URL, redis_reachable
 
 pytestmark = pytest.mark.skipif(not redis_reachable(), reason=f"Redis not reachable at {REDIS_URL}")
@@ -47,3 +48,32 @@ def test_every_counted_write_is_seen_by_the_very_next_reading():
         if heard(reader) != {scope}:
             missed += 1
     assert missed == 0
+
+
+def test_a_request_reads_the_counters_once_and_the_next_request_again(app, db_session,
+                                                                       monkeypatch):
+    # The caller lookup and the cache both consult the generations: one HGETALL serves
+    # both, and a write counted by another process before the next request starts is seen
+    # by that request.
+    writer, announcements = deployment()
+    generations = Generations(3600.0, announcements)
+    reads = []
+    real = announcements.client.hgetall
+    monkeypatch.setattr(announcements.client, "hgetall",
+                        lambda key: reads.append(key) or real(key))
+    with app.test_request_context("/schedules/"):
+        generations.current(("callers",))
+        generations.current(("catalogue", "slots"))
+        assert generations.settled("slots")
+    assert len(reads) == 1
+    writer.publish(("slots",))
+    with app.test_request_context("/schedules/"):
+        generations.current(("callers",))
+        assert not generations.settled("slots")  # heard: the counters are read afresh
+        generations.current(("catalogue", "slots"))
+        assert generations.settled("slots")
+    assert len(reads) == 2
+    with app.app_context():  # outside a request (a job): every call reads
+        generations.current()
+        generations.current()
+    assert len(reads) == 4
