@@ -134,6 +134,21 @@ def refusal(outcome: str, schedule_id: int, slot_id: int | None,
     raise RuntimeError(f"book_registration() answered {outcome!r}")
 
 
+def raise_shared_refusal(actor: Actor, outcome: str, patient_id: int, schedule_id: int,
+                         existing_id: int | None) -> None:
+    """Raise the error of a refusal that book_registration() and join_waitlist() share
+    (the patient, the schedule, its start, an active registration); return otherwise."""
+    if outcome == "patient_not_found":
+        get_patient(actor, patient_id)  # raises the 404 (or a doctor's 403) it always gave
+        raise patient_not_found(patient_id)
+    if outcome == "schedule_not_found":
+        raise schedule_not_found(schedule_id)
+    if outcome == "schedule_started":
+        raise schedule_started_error(schedule_id)
+    if outcome == "duplicate_registration":
+        raise duplicate_error(patient_id, schedule_id, existing_id)
+
+
 # The whole booking is one call of the database function book_registration (migration
 # 0006): it locks the schedule row and inserts, or says which rule refused.
 BOOK_SQL = Statement(
@@ -192,15 +207,7 @@ def _outcome(actor: Actor, asked: BookingRequest, row: tuple) -> BookedRegistrat
         return BookedRegistration(registration_id, patient_id, schedule_id, status, notes,
                                   queue_number, slot_id, visit_start, visit_end, created,
                                   updated)
-    if outcome == "patient_not_found":
-        get_patient(actor, patient_id)  # raises the 404 (or a doctor's 403) it always gave
-        raise patient_not_found(patient_id)
-    if outcome == "schedule_not_found":
-        raise schedule_not_found(schedule_id)
-    if outcome == "schedule_started":
-        raise schedule_started_error(schedule_id)
-    if outcome == "duplicate_registration":
-        raise duplicate_error(patient_id, schedule_id, duplicate_id)
+    raise_shared_refusal(actor, outcome, patient_id, schedule_id, duplicate_id)
     if outcome == "schedule_full":
         raise schedule_full_error(schedule_id)
     error = person_refusal(outcome, patient_id, suspended_until)

@@ -18,16 +18,10 @@ from app.errors import Conflict, NotFound, integrity_to_api_error
 from app.extensions import db
 from app.identity.actor import Actor
 from app.models import Patient, Schedule, WaitlistEntry
-from app.services.booking import (
-    duplicate_error,
-    lock_schedule,
-    refusal,
-    schedule_not_found,
-    schedule_started_error,
-)
+from app.services.booking import lock_schedule, raise_shared_refusal, refusal
 from app.services.common import commit, get_or_404
 from app.services.event_actor import ACTOR_SETTINGS, actor_params
-from app.services.patients import get_patient, patient_not_found
+from app.services.patients import get_patient
 from app.services.schedule_rules import hospital_now
 from app.web.pagination import ListParams, Page, paginate
 
@@ -100,17 +94,9 @@ def join_waitlist(actor: Actor, schedule_id: int, patient_id: int) -> JoinedEntr
     if outcome == "joined":
         return JoinedEntry(entry_id, schedule_id, patient_id, status, position, created,
                            updated, start)
-    if outcome == "schedule_not_found":
-        raise schedule_not_found(schedule_id)
-    if outcome == "patient_not_found":
-        get_patient(actor, patient_id)  # raises the 404 (or a doctor's 403) it always gave
-        raise patient_not_found(patient_id)
-    if outcome == "schedule_started":
-        raise schedule_started_error(schedule_id)
+    raise_shared_refusal(actor, outcome, patient_id, schedule_id, existing_id)
     if outcome == "duplicate_waitlist_entry":
         raise _duplicate_entry(schedule_id, patient_id)
-    if outcome == "duplicate_registration":
-        raise duplicate_error(patient_id, schedule_id, existing_id)
     if outcome == "schedule_not_full":
         raise Conflict(f"Schedule {schedule_id} still has free places: book one instead",
                        "schedule_not_full", {"schedule_id": "is not full"})
