@@ -84,27 +84,11 @@ MOMENT_KEY = "hospital.moment"
 VALID_UNTIL_KEY = "hospital.cache_valid_until"
 LIVE_KEY = "hospital.cache_live"  # ({schedule id: release_at}, [slot ids]) an answer shows
 # What a schedule's available_slots and `bookable` (app/services/policy.py) and a slot's
-# `available` are judged from, for the rows a cached answer shows: one statement by primary
-# key, one row of arrays. closes_at is schedule_closes_at() (migration 0006) restated over
-# the whole set — the function is not inlined and costs ~0.1 ms a row as a call; a test
-# (tests/api/test_caching.py) holds the two equal. release_at does not change with
-# bookings: it comes from the entry.
-LIVE_SQL = Statement("""
-    SELECT * FROM (
-        SELECT array_agg(s.id), array_agg(s.max_appointments - s.booked_count),
-               array_agg(s.status), array_agg(s.date), array_agg(s.start_time),
-               array_agg(s.date + CASE WHEN s.slot_minutes IS NULL THEN s.start_time
-                                       ELSE f.latest END - c.cutoff)
-          FROM schedules AS s
-         CROSS JOIN booking_cutoff() AS c(cutoff)
-          LEFT JOIN LATERAL (
-                SELECT max(sl.start_time) AS latest FROM schedule_slots AS sl
-                 WHERE sl.schedule_id = s.id
-                   AND schedule_within_capacity(sl.booked_count + 1, sl.capacity)
-               ) AS f ON s.slot_minutes IS NOT NULL
-         WHERE s.id = ANY(CAST(:schedules AS integer[]))) AS s,
-      (SELECT array_agg(id), array_agg(capacity - booked_count)
-         FROM schedule_slots WHERE id = ANY(CAST(:slots AS integer[]))) AS t""")
+# `available` are judged from, for the rows a cached answer shows: one call by primary key,
+# one row of arrays (the function live_counters(), migration 0013, which keeps its plan).
+# release_at does not change with bookings: it comes from the entry.
+LIVE_SQL = Statement("SELECT * FROM live_counters(CAST(:schedules AS integer[]),"
+                     " CAST(:slots AS integer[]))")
 
 
 class LiveSchedule(NamedTuple):

@@ -272,7 +272,8 @@ def test_cached_slots_show_their_counters_at_once(client, factory, world):
 
 @pytest.mark.parametrize("cutoff", [0, 45])
 def test_the_live_closing_instant_is_schedule_closes_at(factory, cutoff):
-    # LIVE_SQL restates schedule_closes_at() over a set of rows; they must never differ.
+    # live_counters() (LIVE_SQL) restates schedule_closes_at() over a set of rows; they
+    # must never differ.
     factory.policy(booking_cutoff_minutes=cutoff)
     unslotted = factory.schedule(max_appointments=3)
     partly = factory.schedule(max_appointments=4, slot_minutes=60)  # 08:00-12:00: 4 of 1
@@ -308,7 +309,7 @@ def test_a_hit_reads_the_counters_only_after_a_booking(client, factory, world, m
         response = client.get(path, headers=world["owner"])
     assert response.headers["X-Cache"] == "hit"
     assert response.get_json()["results"][0]["available_slots"] == 2
-    assert len(log.matching("array_agg(s.id)")) == 1  # the counters, read once
+    assert len(log.matching("live_counters(")) == 1  # the counters, read once
 
 
 def test_a_patched_hit_is_the_body_the_view_renders(app, client, factory, world, monkeypatch):
