@@ -9,7 +9,10 @@ import sys
 import textwrap
 from pathlib import Path
 
+import click
 import pytest
+from click.testing import CliRunner
+from flask.cli import FlaskGroup
 from sqlalchemy import func, select
 
 from app import create_app
@@ -225,6 +228,40 @@ def test_scheduler_starts_outside_tests_except_in_the_reloader_parent(
     try:
         assert app.apscheduler.running is started
         assert app.apscheduler.get_job(NO_SHOW_JOB) is not None
+    finally:
+        if app.apscheduler.running:
+            app.apscheduler.shutdown(wait=False)
+
+
+def test_a_flask_cli_task_does_not_start_the_scheduler(test_database, monkeypatch):
+    # `flask --app app db current` (as `db upgrade` would): FlaskGroup builds the app to find
+    # the command; a migration must not run jobs meanwhile.
+    monkeypatch.delenv("FLASK_DEBUG", raising=False)
+    monkeypatch.delenv("WERKZEUG_RUN_MAIN", raising=False)
+    built = []
+
+    def create():
+        built.append(make_app(test_database, SCHEDULER_ENABLED=True, TESTING=False,
+                              NO_SHOW_INTERVAL_MINUTES=24 * 60))
+        return built[-1]
+
+    result = CliRunner().invoke(FlaskGroup(create_app=create), ["db", "current"])
+    assert result.exit_code == 0, result.output
+    (app,) = built
+    assert app.apscheduler.get_job(NO_SHOW_JOB) is not None
+    assert not app.apscheduler.running
+
+
+@pytest.mark.parametrize("command, started", [("run", True), ("shell", False)])
+def test_flask_run_starts_the_scheduler_other_commands_do_not(test_database, monkeypatch,
+                                                              command, started):
+    monkeypatch.delenv("FLASK_DEBUG", raising=False)
+    monkeypatch.delenv("WERKZEUG_RUN_MAIN", raising=False)
+    with click.Context(click.Command(command), info_name=command):
+        app = make_app(test_database, SCHEDULER_ENABLED=True, TESTING=False,
+                       NO_SHOW_INTERVAL_MINUTES=24 * 60)
+    try:
+        assert app.apscheduler.running is started
     finally:
         if app.apscheduler.running:
             app.apscheduler.shutdown(wait=False)

@@ -13,6 +13,7 @@ import os
 import socket
 from zoneinfo import ZoneInfo
 
+import click
 from flask import Flask
 from flask.helpers import get_debug_flag
 from sqlalchemy import func, select, text, update
@@ -115,8 +116,24 @@ def _reloader_parent(app: Flask) -> bool:
     return (app.debug or get_debug_flag()) and not is_running_from_reloader()
 
 
+# The Flask CLI command that serves requests; every other one (`db upgrade`, `create-admin`,
+# `shell`, `seed` ...) is a short task that must not run jobs meanwhile: a no-show sweep
+# firing during a long migration would work on a half-changed schema.
+SERVING_COMMAND = "run"
+
+
+def _cli_task() -> str | None:
+    """The Flask CLI command building this app, unless it serves (None: not under the CLI,
+    as under waitress-serve, run.py or the tests, or `flask run`)."""
+    context = click.get_current_context(silent=True)
+    if context is None or context.info_name == SERVING_COMMAND:
+        return None
+    return context.command_path
+
+
 def init_jobs(app: Flask):
-    """Register the jobs when SCHEDULER_ENABLED; start them unless testing or a reloader parent.
+    """Register the jobs when SCHEDULER_ENABLED; start them in a process that serves (not
+    under TESTING, in a reloader's watcher or for a Flask CLI command other than `run`).
 
     Returns the Flask-APScheduler object (None when the scheduler is disabled).
     """
@@ -153,6 +170,10 @@ def init_jobs(app: Flask):
                           trigger="interval", seconds=seconds, max_instances=1,
                           coalesce=True, replace_existing=True)
     if app.testing or _reloader_parent(app):
+        return scheduler
+    task = _cli_task()
+    if task is not None:
+        log.debug("Scheduler not started for `%s`", task)
         return scheduler
     scheduler.start()
     webhooks = (f", webhooks every {app.config['WEBHOOK_INTERVAL_SECONDS']:g} seconds"
