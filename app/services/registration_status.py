@@ -18,7 +18,7 @@ from sqlalchemy import select, text
 from app.errors import Conflict, Forbidden
 from app.extensions import db
 from app.identity.actor import Actor
-from app.models import Registration, RegistrationStatus, Schedule, ScheduleSlot, utcnow
+from app.models import Registration, RegistrationStatus, Schedule, utcnow
 from app.services.booking import (
     lock_schedule,
     person_refusal,
@@ -151,12 +151,17 @@ def check_cancel_deadline(registration: Registration) -> None:
                        {"status": "the cancel deadline has passed"})
 
 
+# The slot a booking by an admin would take (earliest_free_slot(), migration 0013), else the
+# first slot, whose CHECK then refuses the registration as full.
+EARLIEST_FREE_SLOT = text(
+    "SELECT COALESCE((SELECT f.slot_id FROM earliest_free_slot(:schedule_id, NULL, NULL, NULL)"
+    " AS f), (SELECT sl.id FROM schedule_slots AS sl WHERE sl.schedule_id = :schedule_id"
+    " ORDER BY sl.ordinal LIMIT 1))")
+
+
 def _earliest_free_slot(schedule_id: int) -> int | None:
     """The first slot with a free place, else the first slot (whose CHECK then refuses)."""
-    free = ScheduleSlot.booked_count < ScheduleSlot.capacity
-    return db.session.scalar(
-        select(ScheduleSlot.id).where(ScheduleSlot.schedule_id == schedule_id)
-        .order_by(free.desc(), ScheduleSlot.ordinal).limit(1))
+    return db.session.scalar(EARLIEST_FREE_SLOT, {"schedule_id": schedule_id})
 
 
 def cancel_registration(actor: Actor, registration_id: int) -> Registration:

@@ -14,6 +14,11 @@ booking_closed. They now ask two functions:
 
 The answers and their order are unchanged.
 
+The earliest slot with a free place was chosen in three places: a booking, a substitution
+(suspend_schedule(), 0008) and a reinstatement (app/services/registration_status.py).
+earliest_free_slot(schedule, date, closing, now) is now the one definition; with `now`,
+only a slot still open to patients then counts.
+
 It also moves the statement a cached schedule read runs on a hit (app/web/caching.py) into
 live_counters(), a PL/pgSQL function: the function keeps its plan, where the statement was
 planned afresh on every call (about 0.35 ms, more than it took to run).
@@ -78,12 +83,43 @@ BEGIN
 END $$;
 """
 
+EARLIEST_FREE_SLOT = """
+CREATE FUNCTION earliest_free_slot(p_schedule_id integer, p_date date, p_closing interval,
+                                   p_now timestamp)
+RETURNS TABLE (slot_id integer, slot_start time, slot_end time)
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT sl.id, sl.start_time, sl.end_time
+      FROM schedule_slots AS sl
+     WHERE sl.schedule_id = p_schedule_id
+       AND schedule_within_capacity(sl.booked_count + 1, sl.capacity)
+       AND (p_now IS NULL OR p_date + sl.start_time - p_closing > p_now)
+     ORDER BY sl.ordinal
+     LIMIT 1
+$$;
+"""
+
 DROP_WINDOW_FUNCTIONS = """
+DROP FUNCTION earliest_free_slot(integer, date, interval, timestamp);
 DROP FUNCTION live_counters(integer[], integer[]);
 DROP FUNCTION booking_window_refusal(timestamp, text, timestamp, timestamp, boolean,
                                      timestamp);
 DROP FUNCTION booking_closing_start(integer, time, time);
 """
+
+
+def window_call(start: str, slot_start: str) -> str:
+    """The PL/pgSQL asking booking_window_refusal() in a function whose record `s` holds the
+    schedule's date, start_time, status, release_at and the policy's cutoff."""
+    return f"""
+    outcome := booking_window_refusal(
+        {start}, s.status, s.release_at,
+        s.date + booking_closing_start(p_schedule_id, {slot_start}, s.start_time) - s.cutoff,
+        p_is_admin, p_now);
+    IF outcome = 'not_yet_released' THEN
+        release_at := s.release_at;
+    END IF;
+"""
+
 
 BOOK_WINDOW = ("""
     IF s.date + s.start_time <= p_now THEN
@@ -104,15 +140,7 @@ BOOK_WINDOW = ("""
             outcome := 'booking_closed';
         END IF;
     END IF;
-""", """
-    outcome := booking_window_refusal(
-        s.date + s.start_time, s.status, s.release_at,
-        s.date + booking_closing_start(p_schedule_id, v_slot_start, s.start_time) - s.cutoff,
-        p_is_admin, p_now);
-    IF outcome = 'not_yet_released' THEN
-        release_at := s.release_at;
-    END IF;
-""")
+""", window_call("s.date + s.start_time", "v_slot_start"))
 
 JOIN_WINDOW = ("""
     IF schedule_start <= p_now THEN
@@ -134,14 +162,32 @@ JOIN_WINDOW = ("""
             END IF;
         END IF;
     END IF;
+""", window_call("schedule_start", "NULL"))
+
+
+BOOK_SLOT = ("""
+        SELECT sl.id, sl.start_time, sl.end_time INTO reg_slot_id, v_slot_start, v_slot_end
+          FROM schedule_slots AS sl
+         WHERE sl.schedule_id = p_schedule_id
+           AND schedule_within_capacity(sl.booked_count + 1, sl.capacity)
+           AND (p_is_admin OR s.date + sl.start_time - s.cutoff > p_now)
+         ORDER BY sl.ordinal
+         LIMIT 1;
 """, """
-    outcome := booking_window_refusal(
-        schedule_start, s.status, s.release_at,
-        s.date + booking_closing_start(p_schedule_id, NULL, s.start_time) - s.cutoff,
-        p_is_admin, p_now);
-    IF outcome = 'not_yet_released' THEN
-        release_at := s.release_at;
-    END IF;
+        SELECT f.slot_id, f.slot_start, f.slot_end INTO reg_slot_id, v_slot_start, v_slot_end
+          FROM earliest_free_slot(p_schedule_id, s.date, s.cutoff,
+                                  CASE WHEN NOT p_is_admin THEN p_now END) AS f;
+""")
+
+SUBSTITUTE_SLOT = ("""
+                SELECT sl.id INTO v_slot FROM schedule_slots AS sl
+                 WHERE sl.schedule_id = sub.id
+                   AND schedule_within_capacity(sl.booked_count + 1, sl.capacity)
+                 ORDER BY sl.ordinal
+                 LIMIT 1;
+""", """
+                SELECT f.slot_id INTO v_slot
+                  FROM earliest_free_slot(sub.id, NULL, NULL, NULL) AS f;
 """)
 
 
@@ -168,15 +214,25 @@ def _join_function() -> str:
                     "CREATE OR REPLACE FUNCTION join_waitlist(")
 
 
+def _suspend_function() -> str:
+    """0008's stop-clinic function, as CREATE OR REPLACE."""
+    text = op.get_context().script.get_revision("0008").module.SUSPEND_SCHEDULE
+    return _replace(text, "CREATE FUNCTION suspend_schedule(",
+                    "CREATE OR REPLACE FUNCTION suspend_schedule(")
+
+
 def upgrade():
     op.execute(WINDOW_FUNCTIONS)
+    op.execute(EARLIEST_FREE_SLOT)
     op.execute(LIVE_COUNTERS)
-    op.execute(_replace(_book_function(), *BOOK_WINDOW))
+    op.execute(_replace(_replace(_book_function(), *BOOK_WINDOW), *BOOK_SLOT))
+    op.execute(_replace(_suspend_function(), *SUBSTITUTE_SLOT))
     join = _replace(_join_function(), *JOIN_WINDOW)
     op.execute(_replace(join, "    v_last_start time;\n", ""))
 
 
 def downgrade():
     op.execute(_book_function())
+    op.execute(_suspend_function())
     op.execute(_join_function())
     op.execute(DROP_WINDOW_FUNCTIONS)

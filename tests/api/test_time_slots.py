@@ -284,6 +284,24 @@ def test_reinstating_needs_a_free_place_in_its_own_slot(client, admin_headers, o
     assert (r.status_code, r.json["slot_id"]) == (200, slots[0]["id"])
 
 
+def test_reinstating_after_a_new_layout_takes_the_earliest_slot_with_room(
+        client, admin_headers, owner, owner_headers, factory):
+    schedule = factory.schedule(max_appointments=4, slot_minutes=120)  # 2, 2
+    first = book(client, owner_headers, factory.patient(owner).id, schedule.id).json
+    client.put(f"/registrations/{first['id']}/cancel", headers=owner_headers)
+    # Laid out anew while nothing is booked: four slots of one; the cancelled one has none.
+    assert put_schedule(client, admin_headers, schedule.id, slot_minutes=60).status_code == 200
+    slots = slots_of(client, admin_headers, schedule.id)
+    assert client.get(f"/registrations/{first['id']}", headers=admin_headers).json[
+        "slot_id"] is None
+    taker = book(client, owner_headers, factory.patient(owner).id, schedule.id,
+                 slot_id=slots[0]["id"]).json
+    assert taker["slot_id"] == slots[0]["id"]
+    r = client.put(f"/registrations/{first['id']}", headers=admin_headers,
+                   json={"status": "scheduled"})
+    assert (r.status_code, r.json["slot_id"]) == (200, slots[1]["id"])
+
+
 def test_a_full_schedule_wins_when_reinstating(client, admin_headers, owner, owner_headers,
                                                factory):
     schedule = factory.schedule(max_appointments=2, slot_minutes=120)
