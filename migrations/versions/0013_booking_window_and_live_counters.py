@@ -2,15 +2,14 @@
 
 book_registration() (0006, 0007) and join_waitlist() (0012) each restated the same four
 refusals: schedule_started, schedule_suspended, and for patients not_yet_released and
-booking_closed. They now ask two functions:
-
-* booking_closing_start(schedule, slot start, schedule start): the start that booking
-  closes at, less the cutoff: the chosen slot's, else a slotted schedule's latest slot's,
-  else the schedule's. A booking without a chosen slot is closed when no slot is still
-  open, that is once the latest slot has closed; a join is closed at the same moment.
-* booking_window_refusal(start, status, release_at, closes_at, is_admin, now): the
-  refusal, in the API's order, or NULL while the window is open. Admins are bound by
-  neither release nor cutoff.
+booking_closed. They now ask one function, booking_window_refusal(): the refusal in the
+API's order, or NULL while the window is open. Admins are bound by neither release nor
+cutoff. Booking closes at a start less the cutoff: the chosen slot's, else a slotted
+schedule's latest slot's, else the schedule's; so a booking without a chosen slot is closed
+once no slot is open, and a join at the same moment. The slots are read only when that is
+the question left (a patient's request after the release). It is PL/pgSQL, so the slot
+query keeps its plan: an SQL function holding a sub-select is never inlined and is planned
+on every call.
 
 The answers and their order are unchanged.
 
@@ -33,25 +32,31 @@ down_revision = "0012"
 branch_labels = None
 depends_on = None
 
-WINDOW_FUNCTIONS = """
-CREATE FUNCTION booking_closing_start(p_schedule_id integer, p_slot_start time,
-                                      p_schedule_start time)
-RETURNS time LANGUAGE sql STABLE PARALLEL SAFE
-RETURN COALESCE(p_slot_start,
-                (SELECT max(sl.start_time) FROM schedule_slots AS sl
-                  WHERE sl.schedule_id = p_schedule_id),
-                p_schedule_start);
-
-CREATE FUNCTION booking_window_refusal(p_start timestamp, p_status text,
-                                       p_release_at timestamp, p_closes_at timestamp,
+WINDOW_FUNCTION = """
+CREATE FUNCTION booking_window_refusal(p_schedule_id integer, p_date date, p_start time,
+                                       p_slot_start time, p_status text,
+                                       p_release_at timestamp, p_cutoff interval,
                                        p_is_admin boolean, p_now timestamp)
-RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN CASE WHEN p_start <= p_now THEN 'schedule_started'
-            WHEN p_status <> 'open' THEN 'schedule_suspended'
-            WHEN p_is_admin THEN NULL
-            WHEN p_release_at > p_now THEN 'not_yet_released'
-            WHEN p_closes_at <= p_now THEN 'booking_closed'
-       END;
+RETURNS text LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+BEGIN
+    IF p_date + p_start <= p_now THEN
+        RETURN 'schedule_started';
+    ELSIF p_status <> 'open' THEN
+        RETURN 'schedule_suspended';
+    ELSIF p_is_admin THEN
+        RETURN NULL;
+    ELSIF p_release_at > p_now THEN
+        RETURN 'not_yet_released';
+    END IF;
+    IF p_slot_start IS NULL THEN
+        SELECT max(sl.start_time) INTO p_slot_start
+          FROM schedule_slots AS sl WHERE sl.schedule_id = p_schedule_id;
+    END IF;
+    IF p_date + COALESCE(p_slot_start, p_start) - p_cutoff <= p_now THEN
+        RETURN 'booking_closed';
+    END IF;
+    RETURN NULL;
+END $$;
 """
 
 # What a schedule's available_slots and `bookable` and a slot's `available` are judged
@@ -98,23 +103,20 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
 $$;
 """
 
-DROP_WINDOW_FUNCTIONS = """
+DROP_FUNCTIONS = """
 DROP FUNCTION earliest_free_slot(integer, date, interval, timestamp);
 DROP FUNCTION live_counters(integer[], integer[]);
-DROP FUNCTION booking_window_refusal(timestamp, text, timestamp, timestamp, boolean,
-                                     timestamp);
-DROP FUNCTION booking_closing_start(integer, time, time);
+DROP FUNCTION booking_window_refusal(integer, date, time, time, text, timestamp, interval,
+                                     boolean, timestamp);
 """
 
 
-def window_call(start: str, slot_start: str) -> str:
+def window_call(slot_start: str) -> str:
     """The PL/pgSQL asking booking_window_refusal() in a function whose record `s` holds the
     schedule's date, start_time, status, release_at and the policy's cutoff."""
     return f"""
-    outcome := booking_window_refusal(
-        {start}, s.status, s.release_at,
-        s.date + booking_closing_start(p_schedule_id, {slot_start}, s.start_time) - s.cutoff,
-        p_is_admin, p_now);
+    outcome := booking_window_refusal(p_schedule_id, s.date, s.start_time, {slot_start},
+                                      s.status, s.release_at, s.cutoff, p_is_admin, p_now);
     IF outcome = 'not_yet_released' THEN
         release_at := s.release_at;
     END IF;
@@ -140,7 +142,7 @@ BOOK_WINDOW = ("""
             outcome := 'booking_closed';
         END IF;
     END IF;
-""", window_call("s.date + s.start_time", "v_slot_start"))
+""", window_call("v_slot_start"))
 
 JOIN_WINDOW = ("""
     IF schedule_start <= p_now THEN
@@ -162,7 +164,7 @@ JOIN_WINDOW = ("""
             END IF;
         END IF;
     END IF;
-""", window_call("schedule_start", "NULL"))
+""", window_call("NULL"))
 
 
 BOOK_SLOT = ("""
@@ -222,7 +224,7 @@ def _suspend_function() -> str:
 
 
 def upgrade():
-    op.execute(WINDOW_FUNCTIONS)
+    op.execute(WINDOW_FUNCTION)
     op.execute(EARLIEST_FREE_SLOT)
     op.execute(LIVE_COUNTERS)
     op.execute(_replace(_replace(_book_function(), *BOOK_WINDOW), *BOOK_SLOT))
@@ -235,4 +237,4 @@ def downgrade():
     op.execute(_book_function())
     op.execute(_suspend_function())
     op.execute(_join_function())
-    op.execute(DROP_WINDOW_FUNCTIONS)
+    op.execute(DROP_FUNCTIONS)
