@@ -198,29 +198,28 @@ def _replace(text: str, old: str, new: str) -> str:
     return text.replace(old, new)
 
 
+def _or_replace(text: str, name: str) -> str:
+    """An earlier migration's CREATE FUNCTION of `name` (signature unchanged since), as
+    CREATE OR REPLACE."""
+    return _replace(text, f"CREATE FUNCTION {name}(", f"CREATE OR REPLACE FUNCTION {name}(")
+
+
+def _earlier(revision: str):
+    return op.get_context().script.get_revision(revision).module
+
+
 def _book_function() -> str:
-    """0007's booking function (the one in force), as CREATE OR REPLACE."""
-    script = op.get_context().script
-    text = script.get_revision("0007").module.book_function(
-        script.get_revision("0006").module.BOOK_FUNCTION)
-    # 0007's text opens by dropping 0006's function; the signature has not changed since.
-    text = text.split(";", 1)[1]
-    return _replace(text, "CREATE FUNCTION book_registration(",
-                    "CREATE OR REPLACE FUNCTION book_registration(")
+    """0007's booking function, the one in force (its text opens by dropping 0006's)."""
+    text = _earlier("0007").book_function(_earlier("0006").BOOK_FUNCTION)
+    return _or_replace(text.split(";", 1)[1], "book_registration")
 
 
 def _join_function() -> str:
-    """0012's waitlist join, as CREATE OR REPLACE."""
-    text = op.get_context().script.get_revision("0012").module.JOIN_FUNCTION
-    return _replace(text, "CREATE FUNCTION join_waitlist(",
-                    "CREATE OR REPLACE FUNCTION join_waitlist(")
+    return _or_replace(_earlier("0012").JOIN_FUNCTION, "join_waitlist")
 
 
 def _suspend_function() -> str:
-    """0008's stop-clinic function, as CREATE OR REPLACE."""
-    text = op.get_context().script.get_revision("0008").module.SUSPEND_SCHEDULE
-    return _replace(text, "CREATE FUNCTION suspend_schedule(",
-                    "CREATE OR REPLACE FUNCTION suspend_schedule(")
+    return _or_replace(_earlier("0008").SUSPEND_SCHEDULE, "suspend_schedule")
 
 
 def upgrade():
@@ -230,7 +229,10 @@ def upgrade():
     op.execute(_replace(_replace(_book_function(), *BOOK_WINDOW), *BOOK_SLOT))
     op.execute(_replace(_suspend_function(), *SUBSTITUTE_SLOT))
     join = _replace(_join_function(), *JOIN_WINDOW)
-    op.execute(_replace(join, "    v_last_start time;\n", ""))
+    # What only the restated window needed: the latest slot's start and the slot length.
+    join = _replace(join, "    v_last_start time;\n", "")
+    op.execute(_replace(join, "SELECT sc.date, sc.start_time, sc.slot_minutes, sc.status,",
+                        "SELECT sc.date, sc.start_time, sc.status,"))
 
 
 def downgrade():
